@@ -1,0 +1,120 @@
+# pgep: forwards PostgreSQL events (NOTIFY, WAL, outbox) to RabbitMQ, MQTT and Redis.
+#
+#   make              build build/pgep, build/pgep-worker, build/pgep-ctl
+#   make deps         install every Debian package needed to build, test and run the servers
+#   make test         build, start the local servers, run every test
+#   make SAN=1 test   the same under AddressSanitizer and UBSan (objects in build/san)
+#   make fuzz         libFuzzer targets (clang) in build/fuzz; make fuzz-run FUZZ_SECONDS=600
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?=
+
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      := -O1
+else
+BUILD    ?= build
+SANFLAGS :=
+OPT      := -O2
+endif
+
+CXX      ?= g++
+PKGS     := libpq librabbitmq hiredis libuv inih simdjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wold-style-cast \
+            -Wcast-align -Wunused -Woverloaded-virtual -Wpedantic -Wnull-dereference \
+            -Wformat=2 -Wimplicit-fallthrough
+CPPFLAGS += -I. $(PKG_CFLAGS) -DMSGPACK_NO_BOOST -DPGEP_VERSION='"$(VERSION)"'
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 $(WARNINGS) $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+VERSION  := 0.1.0
+
+# Code both processes use (configuration, routing, logging) and the frame codec.
+LIB_SRC        := $(wildcard shared/*.cc) $(wildcard ipc/*.cc)
+# pgep-ctl's own files are supervisor/ctl_*.cc; every other supervisor file is pgep's.
+CTL_SRC        := $(wildcard supervisor/ctl_*.cc)
+SUPERVISOR_SRC := $(filter-out $(CTL_SRC),$(wildcard supervisor/*.cc))
+WORKER_SRC     := $(wildcard workers/*.cc)
+UNIT_SRC       := $(wildcard tests/unit/*.cc)
+
+obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
+LIB := $(BUILD)/libpgep.a
+
+SUPERVISOR_LIBS := $(PKG_LIBS)
+WORKER_LIBS     := $(PKG_LIBS) -lpaho-mqttpp3 -lpaho-mqtt3as
+
+.PHONY: all deps test check unit fuzz fuzz-run install clean demo
+
+all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pgep: $(call obj,$(SUPERVISOR_SRC)) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
+
+$(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
+
+$(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
+
+$(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC)) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
+
+unit: $(BUILD)/pgep-unit
+
+deps:
+	@scripts/deps
+
+# Builds, starts the local servers (state under $(BUILD)/services), runs every test and ends
+# with the line "N passed, N failed".
+test: all unit
+	@BUILD=$(BUILD) tests/run
+
+check: test
+
+# libFuzzer targets: the frame decoder and the configuration parser.
+FUZZ_DIR   := build/fuzz
+FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS) -DMSGPACK_NO_BOOST
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cc,$(FUZZ_DIR)/%_fuzz,$(wildcard tests/fuzz/*_fuzz.cc))
+
+fuzz: $(FUZZ_TARGETS)
+
+$(FUZZ_DIR)/%_fuzz: tests/fuzz/%_fuzz.cc $(LIB_SRC) $(wildcard shared/*.h ipc/*.h)
+	@mkdir -p $(FUZZ_DIR)
+	clang++ $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+
+# Runs every fuzz target for FUZZ_SECONDS, growing the corpus kept in tests/fuzz/corpus/.
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$$(basename $$t _fuzz); mkdir -p tests/fuzz/corpus/$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgep/sql \
+	  $(DESTDIR)$(PREFIX)/share/doc/pgep/examples
+	install -m 755 $(BUILD)/pgep $(BUILD)/pgep-ctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/pgep-worker $(DESTDIR)$(PREFIX)/bin/
+	ln -sf pgep $(DESTDIR)$(PREFIX)/bin/pg-event-proxy
+	install -m 644 postgres/*.sql $(DESTDIR)$(PREFIX)/share/pgep/sql/
+	install -m 644 etc/*.ini $(DESTDIR)$(PREFIX)/share/doc/pgep/examples/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+// Encoding frames into a buffer (many per write) and decoding them from bytes that arrive in
+// pieces of any size. The decoder trusts nothing: every length is checked against the frame
+// limit before anything is allocated, and any malformed frame is an error, never a crash.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ipc/frame.h"
+
+namespace pgep::ipc {
+
+// Appends the encoded frame (length prefix included) to `out`.
+void encode_frame(const Frame& frame, std::string& out);
+
+// Decodes one frame's msgpack bytes (without the length prefix).
+// On failure returns nullopt and sets `error`.
+std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& error);
+
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(uint32_t max_frame_bytes = kMaxFrameBytes)
+      : max_frame_bytes_(max_frame_bytes) {}
+
+  // Appends bytes read from the socket.
+  void feed(std::string_view bytes);
+
+  enum class Status { NeedMore, Ready, Error };
+
+  // Takes the next complete frame out of the buffer. After an Error the stream is unusable
+  // (its framing is lost) and every later call returns Error with the same message.
+  Status next(Frame& frame);
+
+  const std::string& error() const { return error_; }
+  size_t buffered() const { return buffer_.size() - start_; }
+
+ private:
+  Status fail(std::string message);
+
+  uint32_t max_frame_bytes_;
+  std::string buffer_;
+  size_t start_ = 0;  // consumed bytes at the front of buffer_, dropped lazily
+  std::string error_;
+};
+
+}  // namespace pgep::ipc

@@ -1,0 +1,133 @@
+#include "shared/bridge.h"
+
+#include <algorithm>
+
+#include "shared/values.h"
+
+namespace pgep {
+
+namespace {
+
+// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer channel would never match.
+constexpr size_t kMaxChannelBytes = 63;
+// AMQP 0.9.1 exchange and queue names are short strings.
+constexpr size_t kMaxAmqpNameBytes = 255;
+// MQTT topics are at most 65535 bytes, including the key appended to them.
+constexpr size_t kMaxTopicBytes = 65535;
+
+bool parse_target_kind(std::string_view text, TargetKind& kind) {
+  if (text == "exchange") kind = TargetKind::Exchange;
+  else if (text == "queue") kind = TargetKind::Queue;
+  else if (text == "topic") kind = TargetKind::Topic;
+  else return false;
+  return true;
+}
+
+// Checks a target name against what its broker accepts; returns the problem or "".
+std::string check_target(UpstreamKind upstream, TargetKind kind, std::string_view target) {
+  if (target.empty()) return "the " + std::string(target_kind_name(kind)) + " name is empty";
+  if (upstream == UpstreamKind::Amqp && target.size() > kMaxAmqpNameBytes) {
+    return "the " + std::string(target_kind_name(kind)) + " name is longer than 255 bytes";
+  }
+  if (upstream == UpstreamKind::Mqtt) {
+    if (target.find_first_of("+#") != std::string_view::npos) {
+      return "an MQTT topic to publish to may not hold the wildcards + or #";
+    }
+    if (target.size() > kMaxTopicBytes) return "the topic is longer than 65535 bytes";
+  }
+  if (target.find('\0') != std::string_view::npos) return "the target holds a NUL byte";
+  return "";
+}
+
+}  // namespace
+
+const char* upstream_kind_name(UpstreamKind kind) {
+  switch (kind) {
+    case UpstreamKind::Amqp: return "amqp";
+    case UpstreamKind::Mqtt: return "mqtt";
+    case UpstreamKind::Redis: return "redis";
+  }
+  return "?";
+}
+
+const char* target_kind_name(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::Exchange: return "exchange";
+    case TargetKind::Queue: return "queue";
+    case TargetKind::Topic: return "topic";
+  }
+  return "?";
+}
+
+bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
+  if (upstream == UpstreamKind::Amqp) return target != TargetKind::Topic;
+  return target == TargetKind::Topic;
+}
+
+std::string accepted_target_kinds(UpstreamKind upstream) {
+  return upstream == UpstreamKind::Amqp ? "exchange or queue" : "topic";
+}
+
+std::string BridgeSpec::text() const {
+  return channel + "->" + target_kind_name(kind) + ":" + target;
+}
+
+void parse_bridge_channels(std::string_view text, UpstreamKind upstream,
+                           std::vector<BridgeSpec>& out, std::vector<std::string>& errors) {
+  size_t first_new = out.size();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find_first_of(",\n", pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view entry = trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    if (entry.empty()) continue;
+
+    std::string quoted = "\"" + std::string(entry) + "\"";
+    size_t arrow = entry.find("->");
+    if (arrow == std::string_view::npos) {
+      errors.push_back(quoted + ": expected channel->kind:target");
+      continue;
+    }
+    BridgeSpec spec;
+    spec.channel = std::string(trim(entry.substr(0, arrow)));
+    std::string_view destination = trim(entry.substr(arrow + 2));
+    size_t colon = destination.find(':');
+    std::string_view kind_text = trim(destination.substr(0, colon));
+    if (spec.channel.empty()) {
+      errors.push_back(quoted + ": the PostgreSQL channel before -> is empty");
+      continue;
+    }
+    if (spec.channel.size() > kMaxChannelBytes) {
+      errors.push_back(quoted + ": the channel is longer than 63 bytes, PostgreSQL's limit");
+      continue;
+    }
+    if (colon == std::string_view::npos) {
+      errors.push_back(quoted + ": expected kind:target after -> (" +
+                       accepted_target_kinds(upstream) + ")");
+      continue;
+    }
+    if (!parse_target_kind(kind_text, spec.kind) || !upstream_accepts(upstream, spec.kind)) {
+      errors.push_back(quoted + ": kind \"" + std::string(kind_text) + "\" is not one an " +
+                       upstream_kind_name(upstream) + " upstream accepts (expected " +
+                       accepted_target_kinds(upstream) + ")");
+      continue;
+    }
+    spec.target = std::string(trim(destination.substr(colon + 1)));
+    std::string problem = check_target(upstream, spec.kind, spec.target);
+    if (!problem.empty()) {
+      errors.push_back(quoted + ": " + problem);
+      continue;
+    }
+    auto same = [&](const BridgeSpec& b) {
+      return b.channel == spec.channel && b.kind == spec.kind && b.target == spec.target;
+    };
+    if (std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first_new), out.end(), same)) {
+      errors.push_back(quoted + ": listed twice (it would deliver every event twice)");
+      continue;
+    }
+    out.push_back(std::move(spec));
+  }
+}
+
+}  // namespace pgep

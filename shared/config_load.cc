@@ -1,0 +1,426 @@
+// Gives the raw key/value pairs of config_source.cc their meaning: maps the seed's [local]
+// format onto [database] and [upstream.local], lets the environment override the file, reads
+// KEY_file secrets, applies defaults and checks every value against config_options.cc.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "shared/config.h"
+#include "shared/config_options.h"
+#include "shared/config_source.h"
+#include "shared/uri.h"
+#include "shared/values.h"
+
+extern char** environ;
+
+namespace pgep {
+
+namespace {
+
+constexpr std::string_view kSeedUpstreamName = "local";
+constexpr std::string_view kUpstreamPrefix = "upstream.";
+constexpr size_t kMaxUpstreamName = 64;
+
+struct Entry {
+  std::string value;
+  std::string where;
+  std::string written_as;
+  bool from_environment = false;
+  std::string secret_file;  // set when the value is to be read from this file (KEY_file)
+};
+using Section = std::map<std::string, Entry>;
+
+bool read_secret_file(const std::string& path, std::string& value, std::string& problem) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problem = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  value = text.str();
+  // Files written by editors and `echo` end with a new line that is not part of the secret.
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return true;
+}
+
+bool valid_upstream_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxUpstreamName) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(const ConfigInput& input, std::vector<ConfigError>& errors)
+      : input_(input), errors_(errors) {}
+
+  Config load(const std::vector<RawEntry>& raw) {
+    Config config;
+    merge(raw);
+    check_sections();
+    load_daemon(config.daemon);
+    load_database(config.database);
+    for (auto& [name, section] : sections_) {
+      if (name.compare(0, kUpstreamPrefix.size(), kUpstreamPrefix) != 0) continue;
+      UpstreamSettings upstream;
+      upstream.name = name.substr(kUpstreamPrefix.size());
+      if (load_upstream(section, upstream)) config.upstreams.push_back(std::move(upstream));
+    }
+    if (!has_upstream_section()) {
+      error("configuration", "", "", false,
+            "no upstream is configured; expected [upstream.NAME] sections (or the seed's "
+            "[local.upstream_config] with [local] upstream)");
+    }
+    return config;
+  }
+
+ private:
+  void error(std::string where, std::string key, std::string value, bool has_value,
+             std::string problem) {
+    errors_.push_back({std::move(where), std::move(key), std::move(value), has_value,
+                       std::move(problem)});
+  }
+
+  // The seed's [local] keys live in [database] and [upstream.local] from here on; messages
+  // still name them as written.
+  static void translate_seed(RawEntry& entry, bool& seed, bool& multi) {
+    if (entry.section == "local") {
+      seed = true;
+      if (entry.key == "postgresql_uri") {
+        entry.section = "database";
+        entry.key = "uri";
+      } else if (entry.key == "upstream") {
+        entry.section = std::string(kUpstreamPrefix) + std::string(kSeedUpstreamName);
+        entry.key = "kind";
+      } else if (entry.key == "replication_slot" || entry.key == "wal2json_params") {
+        entry.section = "database";
+      }
+    } else if (entry.section == "local.upstream_config") {
+      seed = true;
+      entry.section = std::string(kUpstreamPrefix) + std::string(kSeedUpstreamName);
+    } else if (entry.section == "database" ||
+               entry.section.compare(0, kUpstreamPrefix.size(), kUpstreamPrefix) == 0) {
+      multi = true;
+    }
+  }
+
+  void merge(const std::vector<RawEntry>& raw) {
+    bool seed = false;
+    bool multi = false;
+    for (RawEntry entry : raw) {
+      translate_seed(entry, seed, multi);
+      Entry merged{entry.value, entry.where, entry.written_as, entry.from_environment, ""};
+      std::string key = entry.key;
+      // KEY_file: the value of KEY is read from the named file (for docker and k8s secrets).
+      constexpr std::string_view kFileSuffix = "_file";
+      if (key.size() > kFileSuffix.size() && key.ends_with(kFileSuffix) && !is_known_key(key)) {
+        std::string base = key.substr(0, key.size() - kFileSuffix.size());
+        if (is_known_key(base)) {
+          key = base;
+          merged.secret_file = entry.value;
+        }
+      }
+      Section& section = sections_[entry.section];
+      auto found = section.find(key);
+      if (found != section.end() && found->second.from_environment == merged.from_environment) {
+        error(merged.where, merged.written_as, "", false,
+              "given together with " + found->second.written_as + "; expected only one of them");
+        continue;
+      }
+      section[key] = std::move(merged);  // the environment, read last, wins over the file
+    }
+    if (seed && multi) {
+      error("configuration", "", "", false,
+            "mixes the seed format ([local], [local.upstream_config], PGPROXY_LOCAL-...) with "
+            "the multi-upstream format ([database], [upstream.NAME]); expected one of them");
+    }
+    seed_format_ = seed && !multi;
+  }
+
+  bool has_upstream_section() const {
+    for (const auto& [name, section] : sections_) {
+      if (name.compare(0, kUpstreamPrefix.size(), kUpstreamPrefix) == 0) return true;
+    }
+    return false;
+  }
+
+  void check_sections() {
+    for (const auto& [name, section] : sections_) {
+      bool known = name == "pgep" || name == "database" || name == "local" ||
+                   name.compare(0, kUpstreamPrefix.size(), kUpstreamPrefix) == 0;
+      if (known) continue;
+      const Entry& first = section.begin()->second;
+      error(first.where, "[" + name + "]", "", false,
+            "unknown section; expected [pgep], [database] or [upstream.NAME] (or the seed's "
+            "[local] and [local.upstream_config])");
+    }
+  }
+
+  // How a key would be written by the user, for messages about keys that are missing.
+  std::string written_name(const std::string& section, std::string_view key) const {
+    std::string sec = section;
+    std::string k(key);
+    std::string seed_upstream = std::string(kUpstreamPrefix) + std::string(kSeedUpstreamName);
+    if (seed_format_ && section == "database") {
+      sec = "local";
+      if (k == "uri") k = "postgresql_uri";
+    } else if (seed_format_ && section == seed_upstream) {
+      sec = k == "kind" ? "local" : "local.upstream_config";
+      if (k == "kind") k = "upstream";
+    }
+    std::string env = "PGPROXY_";
+    for (char c : sec) env += c == '.' ? '-' : c;
+    env = upper(env + "-" + k);
+    return "[" + sec + "] " + k + " (" + env + ")";
+  }
+
+  // Checks every key of `section` against `table`, reads KEY_file values and fills defaults.
+  // Returns the resolved values; adds an error for each problem.
+  std::map<std::string, std::string> resolve(const std::string& name, Section& section,
+                                             std::span<const OptionSpec> table,
+                                             UpstreamKind kind) {
+    std::map<std::string, std::string> values;
+    for (auto& [key, entry] : section) {
+      const OptionSpec* spec = find_option(table, key);
+      if (!spec) {
+        // [local] keeps only the keys the seed does not move elsewhere.
+        error(entry.where, entry.written_as, entry.value, true,
+              "unknown key; expected one of " + key_list(name, table));
+        continue;
+      }
+      if (!entry.secret_file.empty()) {
+        std::string problem;
+        if (!read_secret_file(entry.secret_file, entry.value, problem)) {
+          error(entry.where, entry.written_as, entry.secret_file, true, problem);
+          continue;
+        }
+      }
+      std::string problem = check_option(*spec, entry.value, kind);
+      if (!problem.empty()) {
+        error(entry.where, entry.written_as, displayed_value(key, entry.value), true,
+              problem + "; expected " + std::string(spec->expected));
+        continue;
+      }
+      values[key] = entry.value;
+    }
+    for (const OptionSpec& spec : table) {
+      if (section.count(std::string(spec.key))) continue;
+      if (spec.default_value) {
+        values[std::string(spec.key)] = std::string(*spec.default_value);
+      } else {
+        error("configuration", written_name(name, spec.key), "", false,
+              "missing; expected " + std::string(spec.expected));
+      }
+    }
+    return values;
+  }
+
+  std::string key_list(const std::string& section, std::span<const OptionSpec> table) const {
+    std::string list;
+    for (const OptionSpec& spec : table) {
+      if (!list.empty()) list += ", ";
+      list += spec.key;
+    }
+    if (section == "local") return "postgresql_uri, upstream, replication_slot, wal2json_params";
+    return list;
+  }
+
+  void load_daemon(DaemonSettings& daemon) {
+    Section& section = sections_["pgep"];
+    daemon.values = resolve("pgep", section, daemon_options(), UpstreamKind::Amqp);
+    auto& v = daemon.values;
+    if (v["control_socket"].empty()) v["control_socket"] = default_control_socket();
+    daemon.control_socket = v["control_socket"];
+    daemon.metrics_listen = v["metrics_listen"];
+    std::string level = v["log_level"];
+    daemon.log_level = level == "error" ? LogLevel::Error
+                       : level == "warn" ? LogLevel::Warn
+                       : level == "debug" ? LogLevel::Debug
+                                          : LogLevel::Info;
+    daemon.log_format = v["log_format"] == "json" ? LogFormat::Json : LogFormat::Text;
+    daemon.log_output = v["log_output"] == "syslog" ? LogOutput::Syslog : LogOutput::Stderr;
+    daemon.log_messages = parse_bool(v["log_messages"]).value_or(false);
+    daemon.ledger_max_events = parse_uint(v["ledger_max_events"], 0, UINT64_MAX).value_or(0);
+    daemon.ledger_max_bytes = parse_size(v["ledger_max_bytes"]).value_or(0);
+    daemon.pid_file = v["pid_file"];
+    daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
+  }
+
+  std::string default_control_socket() const {
+    if (input_.uid == 0) return "/run/pgep/pgep.sock";
+    for (const auto& [name, value] : input_.environment) {
+      if (name == "XDG_RUNTIME_DIR" && !value.empty()) return value + "/pgep.sock";
+    }
+    return "/tmp/pgep-" + std::to_string(input_.uid) + ".sock";
+  }
+
+  void load_database(DatabaseSettings& database) {
+    auto local = sections_.find("local");
+    if (local != sections_.end()) {
+      resolve("local", local->second, {}, UpstreamKind::Amqp);  // only unknown keys remain
+    }
+    Section& section = sections_["database"];
+    database.values = resolve("database", section, database_options(), UpstreamKind::Amqp);
+    database.uri = database.values["uri"];
+    database.replication_slot = database.values["replication_slot"];
+    std::string ignored;
+    database.wal2json_params =
+        parse_wal2json_params(database.values["wal2json_params"], ignored).value_or(
+            std::vector<Wal2jsonParam>{});
+    if (!database.wal2json_params.empty()) {
+      database.values["wal2json_params"] = format_wal2json_params(database.wal2json_params);
+    }
+  }
+
+  bool load_upstream(Section& section, UpstreamSettings& upstream) {
+    std::string name = std::string(kUpstreamPrefix) + upstream.name;
+    const Entry* any = &section.begin()->second;
+    if (!valid_upstream_name(upstream.name)) {
+      error(any->where, "[" + name + "]", "", false,
+            "the upstream name \"" + upstream.name +
+                "\" is not 1 to 64 lower-case letters, digits, _ or -");
+      return false;
+    }
+    auto kind_entry = section.find("kind");
+    if (kind_entry == section.end()) {
+      error("configuration", written_name(name, "kind"), "", false,
+            "missing; expected amqp, mqtt or redis");
+      return false;
+    }
+    std::string kind = to_lower(trim(kind_entry->second.value));
+    if (kind == "amqp") upstream.kind = UpstreamKind::Amqp;
+    else if (kind == "mqtt") upstream.kind = UpstreamKind::Mqtt;
+    else if (kind == "redis") upstream.kind = UpstreamKind::Redis;
+    else {
+      bool aws = kind.compare(0, 3, "aws") == 0;
+      error(kind_entry->second.where, kind_entry->second.written_as, kind, true,
+            std::string(aws ? "the AWS upstreams of pg-event-proxy are not supported by pgep"
+                            : "unknown upstream kind") +
+                "; expected amqp, mqtt or redis");
+      return false;
+    }
+    kind_entry->second.value = kind;
+    size_t errors_before = errors_.size();
+    upstream.options = resolve(name, section, upstream_options(upstream.kind), upstream.kind);
+    upstream.uri = upstream.options["uri"];
+    load_bridges(section, upstream);
+    check_upstream(section, upstream);
+    return errors_.size() == errors_before;
+  }
+
+  void load_bridges(Section& section, UpstreamSettings& upstream) {
+    auto entry = section.find("bridge_channels");
+    if (entry == section.end()) return;  // reported as missing
+    std::vector<std::string> problems;
+    parse_bridge_channels(entry->second.value, upstream.kind, upstream.bridges, problems);
+    for (const std::string& problem : problems) {
+      error(entry->second.where, entry->second.written_as, "", false, problem);
+    }
+    if (problems.empty() && upstream.bridges.empty()) {
+      error(entry->second.where, entry->second.written_as, entry->second.value, true,
+            "lists no bridge; expected channel->kind:target, ...");
+    }
+  }
+
+  // Rules that span several keys of one upstream.
+  void check_upstream(Section& section, UpstreamSettings& upstream) {
+    std::string ignored;
+    std::optional<Uri> uri = parse_uri(upstream.uri, ignored);
+    if (!uri) return;  // reported by resolve()
+    const Entry& uri_entry = section["uri"];
+    if (upstream.kind == UpstreamKind::Mqtt) {
+      for (const char* key : {"username", "password"}) {
+        bool in_uri = std::string_view(key) == "username" ? uri->user.has_value()
+                                                          : uri->password.has_value();
+        auto option = section.find(key);
+        if (in_uri && option != section.end() && !option->second.value.empty()) {
+          error(option->second.where, option->second.written_as, "", false,
+                std::string("the ") + key + " is also given in " + uri_entry.written_as +
+                    "; expected it in one place only");
+        }
+      }
+    }
+    if (!scheme_uses_tls(uri->scheme)) {
+      for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file"}) {
+        auto option = section.find(key);
+        if (option == section.end() || option->second.value.empty()) continue;
+        error(option->second.where, option->second.written_as, option->second.value, true,
+              "set, but the URI's scheme " + uri->scheme +
+                  ":// does not use TLS; expected a TLS scheme (amqps://, mqtts:// or ssl://)");
+      }
+    }
+  }
+
+  const ConfigInput& input_;
+  std::vector<ConfigError>& errors_;
+  std::map<std::string, Section> sections_;
+  bool seed_format_ = false;
+};
+
+ConfigResult load_entries(std::vector<RawEntry> raw, std::vector<ConfigError> errors,
+                          const ConfigInput& input) {
+  read_environment(input.environment, raw, errors);
+  ConfigResult result;
+  Loader loader(input, errors);
+  result.config = loader.load(raw);
+  result.errors = std::move(errors);
+  return result;
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string out = where;
+  if (!key.empty()) out += ": " + key;
+  if (has_value) out += " = \"" + displayed_value(key, value) + "\"";
+  out += ": " + problem;
+  return out;
+}
+
+ConfigResult load_config_text(std::string_view text, std::string_view name,
+                              const ConfigInput& input) {
+  std::vector<RawEntry> raw;
+  std::vector<ConfigError> errors;
+  read_ini_text(text, name, raw, errors);
+  return load_entries(std::move(raw), std::move(errors), input);
+}
+
+ConfigResult load_config(const ConfigInput& input) {
+  if (input.file.empty()) return load_entries({}, {}, input);
+  std::ifstream in(input.file, std::ios::binary);
+  if (!in) {
+    ConfigResult result;
+    result.errors.push_back({input.file, "", "", false,
+                             std::string("cannot read the configuration file: ") +
+                                 std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config_text(text.str(), input.file, input);
+}
+
+std::vector<std::pair<std::string, std::string>> process_environment() {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace pgep

@@ -1,0 +1,248 @@
+#include "shared/config_options.h"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "shared/uri.h"
+#include "shared/values.h"
+#include "shared/wal2json_params.h"
+
+namespace pgep {
+
+namespace {
+
+constexpr uint64_t kMiB = 1ULL << 20;
+
+// The control socket's default depends on the user, so it is filled in by the loader.
+constexpr OptionSpec kDaemon[] = {
+    {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket"},
+    {"metrics_listen", ValueType::HostPort, "", "host:port for GET /metrics and /healthz, or empty for none"},
+    {"log_level", ValueType::Choice, "info", "error, warn, info or debug", 0, 0, "error|warn|info|debug"},
+    {"log_format", ValueType::Choice, "text", "text or json", 0, 0, "text|json"},
+    {"log_output", ValueType::Choice, "stderr", "stderr or syslog", 0, 0, "stderr|syslog"},
+    {"log_messages", ValueType::Bool, "false", "true or false (one log line per forwarded message)"},
+    {"ledger_max_events", ValueType::UInt, "100000", "a number of events from 1 to 10000000", 1, 10000000},
+    {"ledger_max_bytes", ValueType::Size, "64MiB", "a size from 64KiB to 16GiB, such as 64MiB", 64 * 1024, 16384 * kMiB},
+    {"pid_file", ValueType::String, "", "a path for the pid file, or empty for none"},
+    {"shutdown_timeout", ValueType::Duration, "10s", "a duration from 0s to 1h, such as 10s", 0, 3600 * 1000},
+};
+
+constexpr OptionSpec kDatabase[] = {
+    {"uri", ValueType::PostgresUri, std::nullopt, "a PostgreSQL connection URI such as postgresql://user:pass@host:5432/db"},
+    {"replication_slot", ValueType::SlotName, "pg_event_proxy", "a slot name of lower-case letters, digits and _, at most 63 bytes"},
+    {"wal2json_params", ValueType::Wal2jsonParams, kDefaultWal2jsonParams, "wal2json options such as \"format-version\" '2', \"include-types\" '0'"},
+};
+
+constexpr OptionSpec kCommonUpstream[] = {
+    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt or redis", 0, 0, "amqp|mqtt|redis"},
+    {"uri", ValueType::BrokerUri, std::nullopt, "the broker's URI"},
+    {"bridge_channels", ValueType::BridgeList, std::nullopt, "a list such as events->exchange:amq.topic, wal2json->topic:wal"},
+    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
+};
+
+constexpr OptionSpec kAmqpOwn[] = {
+    {"delivery_mode", ValueType::Choice, "1", "1 (non-persistent) or 2 (persistent)", 0, 0, "1|2"},
+    {"content_type", ValueType::Name, "text/plain", "a MIME type such as text/plain or application/json"},
+    {"declare", ValueType::Bool, "false", "true or false (declare missing exchanges and queues)"},
+    {"heartbeat", ValueType::Duration, "30s", "a duration from 0s (off) to 1h", 0, 3600 * 1000},
+    {"unroutable", ValueType::Choice, "drop", "drop (log and count a message no queue took) or error", 0, 0, "drop|error"},
+};
+
+constexpr OptionSpec kMqttOwn[] = {
+    {"username", ValueType::String, "", "a user name, or empty (it may also be in the URI)"},
+    {"password", ValueType::String, "", "a password, or empty (it may also be in the URI)", 0, UINT64_MAX, {}, true},
+    {"qos", ValueType::UInt, "1", "0, 1 or 2", 0, 2},
+    {"keepalive", ValueType::Duration, "30s", "a duration from 1s to 1h", 1000, 3600 * 1000},
+    {"client_id", ValueType::String, "", "an MQTT client id, or empty for pgep-HOST-PID-BRIDGE"},
+};
+
+// amqp and mqtt both speak TLS (amqps://, mqtts://).
+constexpr OptionSpec kTls[] = {
+    {"tls_ca_file", ValueType::File, "", "a readable file of CA certificates (PEM), or empty for the system's"},
+    {"tls_cert_file", ValueType::File, "", "a readable client certificate file (PEM), or empty"},
+    {"tls_key_file", ValueType::File, "", "a readable client key file (PEM), or empty"},
+    {"tls_verify", ValueType::Bool, "true", "true or false (check the broker's certificate and name)"},
+};
+
+std::vector<OptionSpec> joined(std::initializer_list<std::span<const OptionSpec>> parts) {
+  std::vector<OptionSpec> all;
+  for (auto part : parts) all.insert(all.end(), part.begin(), part.end());
+  return all;
+}
+
+bool valid_slot_name(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string check_postgres_uri(std::string_view value) {
+  char* message = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+      PQconninfoParse(std::string(value).c_str(), &message), &PQconninfoFree);
+  if (options) return "";
+  std::string problem = message ? message : "not a connection string libpq accepts";
+  PQfreemem(message);
+  while (!problem.empty() && (problem.back() == '\n' || problem.back() == ' ')) problem.pop_back();
+  return problem;
+}
+
+std::string check_broker_uri(std::string_view value, UpstreamKind kind) {
+  std::string error;
+  std::optional<Uri> uri = parse_uri(value, error);
+  if (!uri) return error;
+  if (default_port(kind, uri->scheme) == 0) {
+    if (kind == UpstreamKind::Redis && uri->scheme == "rediss") {
+      return "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS";
+    }
+    return "scheme " + uri->scheme + ":// is not one a " + upstream_kind_name(kind) +
+           " upstream accepts (expected " + accepted_schemes(kind) + ")";
+  }
+  if (kind == UpstreamKind::Redis && uri->path && !uri->path->empty() &&
+      !parse_uint(*uri->path, 0, 65535)) {
+    return "the path \"/" + *uri->path + "\" must be a database number such as /0";
+  }
+  return "";
+}
+
+std::string check_host_port(std::string_view value) {
+  size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || !parse_uint(value.substr(colon + 1), 1, 65535)) {
+    return "not host:port";
+  }
+  return "";
+}
+
+bool in_choices(std::string_view choices, std::string_view value) {
+  size_t start = 0;
+  while (start <= choices.size()) {
+    size_t bar = choices.find('|', start);
+    if (bar == std::string_view::npos) bar = choices.size();
+    if (choices.substr(start, bar - start) == value) return true;
+    start = bar + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::span<const OptionSpec> daemon_options() { return kDaemon; }
+std::span<const OptionSpec> database_options() { return kDatabase; }
+
+std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
+  static const std::vector<OptionSpec> amqp = joined({kCommonUpstream, kAmqpOwn, kTls});
+  static const std::vector<OptionSpec> mqtt = joined({kCommonUpstream, kMqttOwn, kTls});
+  switch (kind) {
+    case UpstreamKind::Amqp: return amqp;
+    case UpstreamKind::Mqtt: return mqtt;
+    case UpstreamKind::Redis: return kCommonUpstream;
+  }
+  return kCommonUpstream;
+}
+
+const OptionSpec* find_option(std::span<const OptionSpec> table, std::string_view key) {
+  for (const OptionSpec& spec : table) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+bool is_known_key(std::string_view key) {
+  for (auto table : {daemon_options(), database_options(), upstream_options(UpstreamKind::Amqp),
+                     upstream_options(UpstreamKind::Mqtt), upstream_options(UpstreamKind::Redis)}) {
+    if (find_option(table, key)) return true;
+  }
+  return false;
+}
+
+std::string check_option(const OptionSpec& spec, std::string_view value, UpstreamKind kind) {
+  auto bounded = [&](std::optional<uint64_t> n) {
+    return n && *n >= spec.min && *n <= spec.max ? "" : "not " + std::string(spec.expected);
+  };
+  switch (spec.type) {
+    case ValueType::String:
+      return "";
+    case ValueType::Name:
+      if (value.empty()) return "empty";
+      for (char c : value) {
+        if (static_cast<unsigned char>(c) < 0x20) return "holds a control character";
+      }
+      return "";
+    case ValueType::Bool:
+      return parse_bool(value) ? "" : "not a boolean";
+    case ValueType::UInt:
+      return bounded(parse_uint(value, 0, UINT64_MAX));
+    case ValueType::Size:
+      return bounded(parse_size(value));
+    case ValueType::Duration:
+      return bounded(parse_duration_ms(value));
+    case ValueType::Choice:
+      return in_choices(spec.choices, value) ? "" : "not one of the accepted values";
+    case ValueType::File:
+      if (value.empty() || access(std::string(value).c_str(), R_OK) == 0) return "";
+      return "cannot be read";
+    case ValueType::PostgresUri:
+      return check_postgres_uri(value);
+    case ValueType::BrokerUri:
+      return check_broker_uri(value, kind);
+    case ValueType::BridgeList:
+      return "";  // parsed, with its own messages, by the loader
+    case ValueType::SlotName:
+      return valid_slot_name(value) ? "" : "not a valid slot name";
+    case ValueType::Wal2jsonParams: {
+      std::string error;
+      return parse_wal2json_params(value, error) ? "" : error;
+    }
+    case ValueType::HostPort:
+      return value.empty() ? "" : check_host_port(value);
+  }
+  return "";
+}
+
+std::string accepted_schemes(UpstreamKind kind) {
+  switch (kind) {
+    case UpstreamKind::Amqp: return "amqp:// or amqps://";
+    case UpstreamKind::Mqtt: return "mqtt://, tcp://, mqtts://, ssl://, ws:// or wss://";
+    case UpstreamKind::Redis: return "redis://";
+  }
+  return "";
+}
+
+int default_port(UpstreamKind kind, std::string_view scheme) {
+  switch (kind) {
+    case UpstreamKind::Amqp:
+      if (scheme == "amqp") return 5672;
+      if (scheme == "amqps") return 5671;
+      return 0;
+    case UpstreamKind::Mqtt:
+      if (scheme == "mqtt" || scheme == "tcp") return 1883;
+      if (scheme == "mqtts" || scheme == "ssl") return 8883;
+      if (scheme == "ws") return 80;
+      if (scheme == "wss") return 443;
+      return 0;
+    case UpstreamKind::Redis:
+      return scheme == "redis" ? 6379 : 0;
+  }
+  return 0;
+}
+
+bool scheme_uses_tls(std::string_view scheme) {
+  return scheme == "amqps" || scheme == "mqtts" || scheme == "ssl" || scheme == "wss";
+}
+
+std::string displayed_value(std::string_view key, std::string_view value) {
+  if (value.empty()) return "";
+  std::string lowered = to_lower(key);
+  bool password_key = lowered.find("password") != std::string::npos &&
+                      lowered.find("_file") == std::string::npos;
+  if (password_key) return "****";
+  return mask_uri_password(value);
+}
+
+}  // namespace pgep

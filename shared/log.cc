@@ -1,0 +1,111 @@
+#include "shared/log.h"
+
+#include <sys/time.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace pgep {
+
+namespace {
+
+struct LogState {
+  std::string program = "pgep";
+  LogLevel level = LogLevel::Info;
+  LogFormat format = LogFormat::Text;
+  LogOutput output = LogOutput::Stderr;
+};
+
+LogState& state() {
+  static LogState s;
+  return s;
+}
+
+const char* level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::Error: return "error";
+    case LogLevel::Warn: return "warn";
+    case LogLevel::Info: return "info";
+    case LogLevel::Debug: return "debug";
+  }
+  return "info";
+}
+
+int syslog_priority(LogLevel level) {
+  switch (level) {
+    case LogLevel::Error: return LOG_ERR;
+    case LogLevel::Warn: return LOG_WARNING;
+    case LogLevel::Info: return LOG_INFO;
+    case LogLevel::Debug: return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
+
+std::string timestamp() {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  tm parts{};
+  gmtime_r(&now.tv_sec, &parts);
+  char text[40];
+  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  snprintf(text + n, sizeof text - n, ".%03ldZ", static_cast<long>(now.tv_usec / 1000));
+  return text;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char escaped[8];
+      snprintf(escaped, sizeof escaped, "\\u%04x", u);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+void log_setup(std::string_view program, LogLevel level, LogFormat format, LogOutput output) {
+  LogState& s = state();
+  s.program = std::string(program);
+  s.level = level;
+  s.format = format;
+  s.output = output;
+  if (output == LogOutput::Syslog) openlog(s.program.c_str(), LOG_PID, LOG_DAEMON);
+}
+
+bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(state().level); }
+
+void log_write(LogLevel level, std::string_view message) {
+  const LogState& s = state();
+  if (!log_enabled(level)) return;
+  if (s.output == LogOutput::Syslog) {
+    syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
+    return;
+  }
+  std::string line;
+  if (s.format == LogFormat::Json) {
+    line = "{\"time\":\"" + timestamp() + "\",\"level\":\"" + level_name(level) + "\",\"program\":";
+    append_json_string(line, s.program);
+    line += ",\"pid\":" + std::to_string(getpid()) + ",\"message\":";
+    append_json_string(line, message);
+    line += "}\n";
+  } else {
+    line = timestamp() + " " + s.program + "[" + std::to_string(getpid()) + "] " +
+           level_name(level) + ": " + std::string(message) + "\n";
+  }
+  // One write per line, so lines of several processes sharing stderr do not interleave.
+  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace pgep

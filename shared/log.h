@@ -1,0 +1,24 @@
+// Logging: one line per event worth telling an operator, to stderr (text or JSON lines) or
+// syslog. Messages must never hold a password: pass URIs through mask_uri_password().
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "shared/config.h"
+
+namespace pgep {
+
+// Sets where and how lines are written, and the lowest level written. `program` names the
+// process in every line ("pgep", "pgep-worker[bridge]").
+void log_setup(std::string_view program, LogLevel level, LogFormat format, LogOutput output);
+
+bool log_enabled(LogLevel level);
+void log_write(LogLevel level, std::string_view message);
+
+inline void log_error(std::string_view m) { log_write(LogLevel::Error, m); }
+inline void log_warn(std::string_view m) { log_write(LogLevel::Warn, m); }
+inline void log_info(std::string_view m) { log_write(LogLevel::Info, m); }
+inline void log_debug(std::string_view m) { log_write(LogLevel::Debug, m); }
+
+}  // namespace pgep

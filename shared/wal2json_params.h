@@ -1,0 +1,32 @@
+// wal2json_params: the plugin options passed to START_REPLICATION, written as in the seed:
+//   "format-version" '2', "include-types" '0'
+// The seed's environment form escapes the double quotes (\"format-version\" '2'); both are
+// accepted. Parsing them (rather than pasting the text into SQL) is what lets pgep quote them
+// safely and know the format version it must route.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgep {
+
+struct Wal2jsonParam {
+  std::string name;
+  std::string value;
+};
+
+inline constexpr std::string_view kDefaultWal2jsonParams = "\"format-version\" '2', \"include-types\" '0'";
+
+// Parses the list; on failure returns nullopt and sets `error` to what was wrong and where.
+std::optional<std::vector<Wal2jsonParam>> parse_wal2json_params(std::string_view text,
+                                                                std::string& error);
+
+// The canonical form: "name" 'value', ... with quotes doubled inside.
+std::string format_wal2json_params(const std::vector<Wal2jsonParam>& params);
+
+// The value of "format-version" (1 when absent, as in wal2json itself).
+int wal2json_format_version(const std::vector<Wal2jsonParam>& params);
+
+}  // namespace pgep
