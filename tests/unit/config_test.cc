@@ -1,0 +1,423 @@
+// Configuration: both formats, the environment over the file, KEY_file secrets, defaults,
+// and every error path naming its key.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "tests/unit/config_helpers.h"
+
+using pgep::test::Env;
+using pgep::test::load;
+using pgep::test::messages;
+using pgep::test::upstream;
+
+namespace {
+
+const char* kMulti = R"(
+[database]
+uri = postgres://user:pass@localhost:5432/app
+
+[upstream.myamqp]
+kind = amqp
+uri = amqp://user:pass@rabbitmq//
+bridge_channels = amqpchannel->exchange:amq.topic
+
+[upstream.myredis]
+kind = redis
+uri = redis://default:pass@redis
+bridge_channels = redischannel->topic:events
+
+[upstream.mymqtt]
+kind = mqtt
+uri = mqtt://user:pass@mosquitto:1883
+bridge_channels = mqttchannel->topic:events
+)";
+
+// The seed's README example, as environment variables.
+Env seed_env() {
+  return {{"PGPROXY_LOCAL-POSTGRESQL_URI", "postgresql://username:password@domain.tld:5432/database"},
+          {"PGPROXY_LOCAL-UPSTREAM", "amqp"},
+          {"PGPROXY_LOCAL-UPSTREAM_CONFIG-URI", "amqp://user:pass@rabbitmq//"},
+          {"PGPROXY_LOCAL-UPSTREAM_CONFIG-BRIDGE_CHANNELS",
+           "events->exchange:amq.topic, wal2json->exchange:amq.topic"},
+          {"PGPROXY_LOCAL-UPSTREAM_CONFIG-DELIVERY_MODE", "1"}};
+}
+
+std::string temp_file(const std::string& content) {
+  char path[] = "/tmp/pgep-unit-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  close(fd);
+  return path;
+}
+
+bool has_error(const pgep::ConfigResult& r, const std::string& key, const std::string& part) {
+  for (const auto& e : r.errors) {
+    if (e.key.find(key) != std::string::npos && e.to_string().find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the multi-upstream format loads every upstream with its defaults") {
+  auto r = load(kMulti);
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  REQUIRE(r.config.upstreams.size() == 3);
+  CHECK(r.config.database.uri == "postgres://user:pass@localhost:5432/app");
+  CHECK(r.config.database.replication_slot == "pg_event_proxy");
+  CHECK(pgep::wal2json_format_version(r.config.database.wal2json_params) == 2);
+  const auto* amqp = upstream(r, "myamqp");
+  REQUIRE(amqp);
+  CHECK(amqp->kind == pgep::UpstreamKind::Amqp);
+  CHECK(amqp->options.at("delivery_mode") == "1");
+  CHECK(amqp->options.at("content_type") == "text/plain");
+  REQUIRE(amqp->bridges.size() == 1);
+  CHECK(amqp->bridges[0].text() == "amqpchannel->exchange:amq.topic");
+  CHECK(upstream(r, "mymqtt")->options.at("qos") == "1");
+  CHECK(upstream(r, "myredis")->kind == pgep::UpstreamKind::Redis);
+  CHECK(r.config.daemon.log_level == pgep::LogLevel::Info);
+  CHECK(r.config.daemon.ledger_max_bytes == 64u << 20);
+  CHECK(r.config.daemon.shutdown_timeout_ms == 10000);
+}
+
+TEST_CASE("the seed format maps [local] onto database and an upstream named local") {
+  auto r = load(R"(
+[local]
+postgresql_uri = postgresql://user:pass@host:5432/db
+upstream = mqtt
+replication_slot = my_slot
+wal2json_params = "format-version" '1'
+[local.upstream_config]
+uri = tcp://mosquitto:1883
+bridge_channels = events->topic:events, wal2json->topic:wal
+username = bob
+password = secret
+)");
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  CHECK(r.config.database.uri == "postgresql://user:pass@host:5432/db");
+  CHECK(r.config.database.replication_slot == "my_slot");
+  CHECK(pgep::wal2json_format_version(r.config.database.wal2json_params) == 1);
+  const auto* local = upstream(r, "local");
+  REQUIRE(local);
+  CHECK(local->kind == pgep::UpstreamKind::Mqtt);
+  CHECK(local->options.at("username") == "bob");
+  REQUIRE(local->bridges.size() == 2);
+  CHECK(local->bridges[1].is_wal());
+}
+
+TEST_CASE("the seed's README environment alone is a complete configuration") {
+  auto r = load("", seed_env());
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  const auto* local = upstream(r, "local");
+  REQUIRE(local);
+  CHECK(local->uri == "amqp://user:pass@rabbitmq//");
+  CHECK(local->bridges.size() == 2);
+}
+
+TEST_CASE("the seed's escaped wal2json_params from the environment are accepted") {
+  Env env = seed_env();
+  env.emplace_back("PGPROXY_LOCAL-WAL2JSON_PARAMS", "\\\"format-version\\\" '2' , \\\"include-types\\\" '1'");
+  auto r = load("", env);
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  REQUIRE(r.config.database.wal2json_params.size() == 2);
+  CHECK(r.config.database.wal2json_params[1].name == "include-types");
+  CHECK(r.config.database.wal2json_params[1].value == "1");
+}
+
+TEST_CASE("the environment overrides the file, in both formats") {
+  auto r = load(kMulti, {{"PGPROXY_UPSTREAM-MYAMQP-DELIVERY_MODE", "2"},
+                         {"PGPROXY_DATABASE-URI", "postgresql://other@db/x"},
+                         {"PGPROXY_PGEP-LOG_LEVEL", "debug"}});
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  CHECK(upstream(r, "myamqp")->options.at("delivery_mode") == "2");
+  CHECK(r.config.database.uri == "postgresql://other@db/x");
+  CHECK(r.config.daemon.log_level == pgep::LogLevel::Debug);
+
+  auto seed = load("[local]\npostgresql_uri = postgresql://a@b/c\nupstream = redis\n"
+                   "[local.upstream_config]\nuri = redis://r\nbridge_channels = a->topic:b\n",
+                   {{"PGPROXY_LOCAL-UPSTREAM_CONFIG-URI", "redis://other:6380/2"}});
+  INFO(messages(seed));
+  REQUIRE(seed.ok());
+  CHECK(upstream(seed, "local")->uri == "redis://other:6380/2");
+}
+
+TEST_CASE("an upstream can come from the environment alone, its name lower-cased") {
+  auto r = load("[database]\nuri = postgresql://a@b/c\n",
+                {{"PGPROXY_UPSTREAM-MYREDIS-KIND", "redis"},
+                 {"PGPROXY_UPSTREAM-MYREDIS-URI", "redis://h"},
+                 {"PGPROXY_UPSTREAM-MYREDIS-BRIDGE_CHANNELS", "a->topic:b"},
+                 {"UNRELATED", "x"}});
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  REQUIRE(upstream(r, "myredis"));
+}
+
+TEST_CASE("KEY_file reads the value from a file, in the environment and in the file") {
+  std::string secret = temp_file("s3cret\n");
+  auto r = load(std::string(kMulti) + "password_file = " + secret + "\n",
+                {{"PGPROXY_UPSTREAM-MYMQTT-USERNAME_FILE", secret}});
+  // The file's last section is mymqtt, so password_file belongs to it.
+  INFO(messages(r));
+  REQUIRE(!r.ok());  // the URI holds credentials too
+  CHECK(has_error(r, "password_file", "also given in"));
+  CHECK(has_error(r, "PGPROXY_UPSTREAM-MYMQTT-USERNAME_FILE", "also given in"));
+
+  auto ok = load("[database]\nuri_file = " + temp_file("postgresql://u:p@h/d\n") +
+                 "\n[upstream.m]\nkind = mqtt\nuri = mqtt://h\nbridge_channels = a->topic:b\n"
+                 "password_file = " + secret + "\n");
+  INFO(messages(ok));
+  REQUIRE(ok.ok());
+  CHECK(ok.config.database.uri == "postgresql://u:p@h/d");
+  CHECK(upstream(ok, "m")->options.at("password") == "s3cret");
+  std::remove(secret.c_str());
+}
+
+TEST_CASE("an environment KEY_file overrides the file's KEY") {
+  std::string secret = temp_file("from-file");
+  auto r = load("[database]\nuri = postgresql://a@b/c\n[upstream.m]\nkind = mqtt\nuri = mqtt://h\n"
+                "bridge_channels = a->topic:b\npassword = plain\n",
+                {{"PGPROXY_UPSTREAM-M-PASSWORD_FILE", secret}});
+  INFO(messages(r));
+  REQUIRE(r.ok());
+  CHECK(upstream(r, "m")->options.at("password") == "from-file");
+  std::remove(secret.c_str());
+}
+
+TEST_CASE("KEY and KEY_file from the same source is an error naming both") {
+  auto r = load("[database]\nuri = postgresql://a@b/c\nuri_file = /etc/hostname\n"
+                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(r, "uri_file", "given together with [database] uri"));
+}
+
+TEST_CASE("an unreadable KEY_file names the file") {
+  auto r = load("[database]\nuri_file = /nonexistent/pgep-secret\n"
+                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(r, "uri_file", "cannot read /nonexistent/pgep-secret"));
+}
+
+TEST_CASE("every error is reported at once, each naming its key, value and expectation") {
+  auto r = load(R"(
+[pgep]
+log_level = loud
+ledger_max_events = 0
+ledger_max_bytes = lots
+shutdown_timeout = 5 fortnights
+metrics_listen = nowhere
+bogus = 1
+[database]
+uri = mysql://x
+replication_slot = Bad-Slot
+wal2json_params = "format-version" '3'
+[upstream.a]
+kind = amqp
+uri = http://host
+bridge_channels = x->topic:y
+delivery_mode = 3
+declare = maybe
+[upstream.m]
+kind = mqtt
+uri = mqtt://h
+bridge_channels = c->topic:a/#
+qos = 3
+keepalive = 0
+[upstream.s]
+kind = awssns
+uri = aws://x
+bridge_channels = a->topic:b
+)");
+  INFO(messages(r));
+  CHECK(has_error(r, "log_level", "expected error, warn, info or debug"));
+  CHECK(has_error(r, "ledger_max_events", "expected a number of events from 1"));
+  CHECK(has_error(r, "ledger_max_bytes", "\"lots\""));
+  CHECK(has_error(r, "shutdown_timeout", "expected a duration"));
+  CHECK(has_error(r, "metrics_listen", "not host:port"));
+  CHECK(has_error(r, "bogus", "unknown key; expected one of control_socket"));
+  CHECK(has_error(r, "[database] uri", "mysql://x"));
+  CHECK(has_error(r, "replication_slot", "not a valid slot name"));
+  CHECK(has_error(r, "wal2json_params", "\"format-version\" must be '1' or '2'"));
+  CHECK(has_error(r, "[upstream.a] uri", "scheme http:// is not one a amqp upstream accepts"));
+  CHECK(has_error(r, "[upstream.a] bridge_channels", "kind \"topic\" is not one an amqp upstream accepts"));
+  CHECK(has_error(r, "delivery_mode", "expected 1 (non-persistent) or 2 (persistent)"));
+  CHECK(has_error(r, "declare", "not a boolean"));
+  CHECK(has_error(r, "[upstream.m] bridge_channels", "wildcards"));
+  CHECK(has_error(r, "qos", "expected 0, 1 or 2"));
+  CHECK(has_error(r, "keepalive", "from 1s to 1h"));
+  CHECK(has_error(r, "[upstream.s] kind", "AWS upstreams of pg-event-proxy are not supported"));
+  CHECK(r.errors.size() == 17);
+}
+
+TEST_CASE("missing keys are named as the user would write them, with their variable") {
+  auto multi = load("[upstream.a]\nkind = amqp\n");
+  INFO(messages(multi));
+  CHECK(has_error(multi, "[database] uri (PGPROXY_DATABASE-URI)", "missing"));
+  CHECK(has_error(multi, "[upstream.a] uri (PGPROXY_UPSTREAM-A-URI)", "missing"));
+  CHECK(has_error(multi, "[upstream.a] bridge_channels", "missing"));
+
+  auto seed = load("[local]\nupstream = amqp\n");
+  INFO(messages(seed));
+  CHECK(has_error(seed, "[local] postgresql_uri (PGPROXY_LOCAL-POSTGRESQL_URI)", "missing"));
+  CHECK(has_error(seed, "[local.upstream_config] uri (PGPROXY_LOCAL-UPSTREAM_CONFIG-URI)", "missing"));
+
+  auto kindless = load("[database]\nuri = postgresql://a@b/c\n[upstream.x]\nuri = redis://h\n");
+  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt or redis"));
+}
+
+TEST_CASE("no upstream at all is an error") {
+  auto r = load("[database]\nuri = postgresql://a@b/c\n");
+  CHECK(has_error(r, "", "no upstream is configured"));
+}
+
+TEST_CASE("mixing the two formats is an error") {
+  auto r = load(std::string(kMulti), {{"PGPROXY_LOCAL-UPSTREAM", "redis"}});
+  CHECK(has_error(r, "", "mixes the seed format"));
+}
+
+TEST_CASE("unknown sections, bad upstream names and malformed variables are errors") {
+  auto r = load(std::string(kMulti) + "[upstream.Bad Name]\nkind = redis\n[datbase]\nuri = x\n",
+                {{"PGPROXY_ONLYSECTION", "x"}, {"PGPROXY_A--B", "y"}});
+  INFO(messages(r));
+  CHECK(has_error(r, "[datbase]", "unknown section"));
+  CHECK(has_error(r, "[upstream.bad name]", "is not 1 to 64 lower-case letters"));
+  CHECK(has_error(r, "PGPROXY_ONLYSECTION", "expected PGPROXY_SECTION-KEY"));
+  CHECK(has_error(r, "PGPROXY_A--B", "expected PGPROXY_SECTION-KEY"));
+}
+
+TEST_CASE("INI syntax: duplicates, keys outside sections, long lines, comments, continuations") {
+  auto dup = load(std::string(kMulti) + "qos = 2\nqos = 0\n");
+  CHECK(has_error(dup, "[upstream.mymqtt] qos", "given twice in the file (first on line"));
+
+  auto outside = load("orphan = 1\n" + std::string(kMulti));
+  CHECK(has_error(outside, "orphan", "outside any section"));
+
+  auto syntax = load(std::string(kMulti) + "this is not ini\n");
+  CHECK(has_error(syntax, "", "not a [section], key = value"));
+
+  auto longline = load(std::string(kMulti) + "client_id = " + std::string(250, 'x') + "\n");
+  CHECK(has_error(longline, "", "longer than"));
+
+  auto commented = load(R"(
+[database]
+uri = postgresql://a@b/c   # an inline comment
+; a comment line
+# another
+[upstream.r]
+kind = redis  ; inih's own inline comment
+uri = redis://h
+bridge_channels = a->topic:one,
+    b->topic:two,
+    c->topic:three
+)");
+  INFO(messages(commented));
+  REQUIRE(commented.ok());
+  CHECK(commented.config.database.uri == "postgresql://a@b/c");
+  CHECK(upstream(commented, "r")->bridges.size() == 3);
+}
+
+TEST_CASE("mqtt credentials in both the URI and the options are an error") {
+  auto r = load(std::string(kMulti) + "username = other\n");
+  CHECK(has_error(r, "[upstream.mymqtt] username", "also given in [upstream.mymqtt] uri"));
+}
+
+TEST_CASE("TLS files with a plain scheme, and unreadable TLS files, are errors") {
+  auto r = load(std::string(kMulti) + "tls_ca_file = /etc/hostname\n");
+  CHECK(has_error(r, "tls_ca_file", "does not use TLS"));
+  auto missing = load(R"(
+[database]
+uri = postgresql://a@b/c
+[upstream.a]
+kind = amqp
+uri = amqps://h
+bridge_channels = a->queue:q
+tls_ca_file = /nonexistent.pem
+)");
+  CHECK(has_error(missing, "tls_ca_file", "cannot be read"));
+}
+
+TEST_CASE("redis URIs: database number, no TLS") {
+  auto bad_db = load("[database]\nuri = postgresql://a@b/c\n[upstream.r]\nkind = redis\n"
+                     "uri = redis://h/zero\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(bad_db, "uri", "must be a database number"));
+  auto tls = load("[database]\nuri = postgresql://a@b/c\n[upstream.r]\nkind = redis\n"
+                  "uri = rediss://h\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(tls, "uri", "rediss:// (TLS) is not supported"));
+}
+
+TEST_CASE("passwords never appear in error messages or the printed configuration") {
+  auto r = load(R"(
+[database]
+uri = postgresql://user:topsecret@h/d?password=alsosecret
+[upstream.m]
+kind = mqtt
+uri = mqtt://h
+bridge_channels = a->topic:b
+password = mqttsecret
+qos = 9
+[upstream.a]
+kind = amqp
+uri = amqp://u:amqpsecret@h:99999/
+bridge_channels = a->queue:q
+)");
+  std::string all = messages(r);
+  INFO(all);
+  CHECK(!r.ok());
+  CHECK(all.find("amqpsecret") == std::string::npos);
+  CHECK(all.find("u:****@h:99999") != std::string::npos);
+
+  auto ok = load(R"(
+[database]
+uri = postgresql://user:topsecret@h/d?password=alsosecret
+[upstream.m]
+kind = mqtt
+uri = mqtt://h
+bridge_channels = a->topic:b
+password = mqttsecret
+)");
+  REQUIRE(ok.ok());
+  std::string printed = pgep::format_config(ok.config);
+  INFO(printed);
+  CHECK(printed.find("secret") == std::string::npos);
+  CHECK(printed.find("password = ****") != std::string::npos);
+}
+
+TEST_CASE("the printed configuration loads again to the same configuration") {
+  auto r = load(kMulti, {{"PGPROXY_PGEP-LEDGER_MAX_EVENTS", "500"}});
+  REQUIRE(r.ok());
+  std::string printed = pgep::format_config(r.config);
+  // Put the masked passwords back, as a reader of the printout would.
+  for (size_t at = printed.find("****"); at != std::string::npos; at = printed.find("****")) {
+    printed.replace(at, 4, "pass");
+  }
+  auto again = load(printed);
+  INFO(printed << messages(again));
+  REQUIRE(again.ok());
+  CHECK(pgep::format_config(again.config) == pgep::format_config(r.config));
+  CHECK(again.config.daemon.ledger_max_events == 500);
+}
+
+TEST_CASE("the control socket's default depends on the user") {
+  pgep::ConfigInput root{"", {}, 0};
+  auto as_root = pgep::load_config_text(kMulti, "t", root);
+  CHECK(as_root.config.daemon.control_socket == "/run/pgep/pgep.sock");
+  pgep::ConfigInput user{"", {{"XDG_RUNTIME_DIR", "/run/user/1000"}}, 1000};
+  CHECK(pgep::load_config_text(kMulti, "t", user).config.daemon.control_socket ==
+        "/run/user/1000/pgep.sock");
+  pgep::ConfigInput bare{"", {}, 1000};
+  CHECK(pgep::load_config_text(kMulti, "t", bare).config.daemon.control_socket ==
+        "/tmp/pgep-1000.sock");
+}
+
+TEST_CASE("a missing configuration file is named") {
+  pgep::ConfigInput input{"/nonexistent/pgep.ini", {}, 1000};
+  auto r = pgep::load_config(input);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].to_string().find("/nonexistent/pgep.ini") != std::string::npos);
+}
