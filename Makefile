@@ -15,7 +15,8 @@ SAN     ?=
 ifeq ($(SAN),1)
 BUILD    ?= build/san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-OPT      := -O1
+# GCC 12 under ASan reports maybe-uninitialized inside libstdc++'s <regex> (GCC bug 105562).
+OPT      := -O1 -Wno-maybe-uninitialized
 else
 BUILD    ?= build
 SANFLAGS :=
@@ -55,7 +56,8 @@ all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+	@echo "CXX $<"
+	@$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@rm -f $@

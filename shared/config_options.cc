@@ -3,7 +3,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -86,7 +86,21 @@ std::string check_postgres_uri(std::string_view value) {
   char* message = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
       PQconninfoParse(std::string(value).c_str(), &message), &PQconninfoFree);
-  if (options) return "";
+  if (options) {
+    // libpq only checks the port when it connects; a typo should fail here, not at 3 a.m.
+    for (const PQconninfoOption* o = options.get(); o->keyword; ++o) {
+      if (std::string_view(o->keyword) != "port" || !o->val) continue;
+      std::string_view ports(o->val);
+      for (size_t start = 0; start <= ports.size();) {
+        size_t comma = std::min(ports.find(',', start), ports.size());
+        if (!parse_uint(ports.substr(start, comma - start), 1, 65535)) {
+          return "bad port \"" + std::string(o->val) + "\" (expected 1 to 65535)";
+        }
+        start = comma + 1;
+      }
+    }
+    return "";
+  }
   std::string problem = message ? message : "not a connection string libpq accepts";
   PQfreemem(message);
   while (!problem.empty() && (problem.back() == '\n' || problem.back() == ' ')) problem.pop_back();

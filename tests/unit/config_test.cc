@@ -271,6 +271,16 @@ TEST_CASE("missing keys are named as the user would write them, with their varia
   CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt or redis"));
 }
 
+TEST_CASE("a PostgreSQL URI with a bad port is caught before connecting") {
+  auto r = load("[database]\nuri = postgresql://u@h1:5432,h2:x/db\n"
+                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(r, "[database] uri", "bad port \"5432,x\""));
+  auto ok = load("[database]\nuri = host=/run/pg port=5433 dbname=app\n"
+                 "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  INFO(messages(ok));
+  CHECK(ok.ok());
+}
+
 TEST_CASE("no upstream at all is an error") {
   auto r = load("[database]\nuri = postgresql://a@b/c\n");
   CHECK(has_error(r, "", "no upstream is configured"));

@@ -1,0 +1,50 @@
+"""Shared fixtures for the integration tests. tests/run starts the servers and exports their
+settings (scripts/services env); these tests talk to them and to pgep's binaries in PGEP_BUILD."""
+import os
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def build_path(name):
+    return os.path.join(os.environ.get("PGEP_BUILD", os.path.join(ROOT, "build")), name)
+
+
+def clean_env(**extra):
+    """The environment without any PGPROXY_ variable, plus `extra` (names may hold '-')."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PGPROXY_")}
+    env.update(extra)
+    return env
+
+
+def run(args, env=None, timeout=60, **kwargs):
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
+    """Polls `condition` until it returns a true value; fails the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def pgep():
+    return build_path("pgep")
+
+
+@pytest.fixture(scope="session")
+def services():
+    needed = ["PGEP_SERVICES_DIR", "PGEP_PG_URI", "PGEP_AMQP_URI", "PGEP_MQTT_URI", "PGEP_REDIS_URI"]
+    missing = [n for n in needed if n not in os.environ]
+    if missing:
+        pytest.fail("the servers' settings are missing (run through tests/run): " + ", ".join(missing))
+    return {n: os.environ[n] for n in needed}
