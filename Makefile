@@ -50,7 +50,7 @@ LIB := $(BUILD)/libpgep.a
 SUPERVISOR_LIBS := $(PKG_LIBS)
 WORKER_LIBS     := $(PKG_LIBS) -lpaho-mqttpp3 -lpaho-mqtt3as
 
-.PHONY: all deps test check unit fuzz fuzz-run install clean demo
+.PHONY: all deps test check unit fuzz fuzz-run install clean
 
 all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
@@ -80,9 +80,11 @@ unit: $(BUILD)/pgep-unit
 deps:
 	@scripts/deps
 
-# Builds, starts the local servers (state under $(BUILD)/services), runs every test and ends
-# with the line "N passed, N failed".
-test: all unit
+# Installs what is missing, builds, starts the local servers, runs every test and ends with
+# the line "N passed, N failed".
+test:
+	@scripts/deps
+	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) tests/run
 
 check: test
