@@ -32,15 +32,22 @@ struct Entry {
 };
 using Section = std::map<std::string, Entry>;
 
+// A secret is a password or a URI; a bigger file is a mistake (or /dev/zero), not a secret.
+constexpr size_t kMaxSecretBytes = 64 * 1024;
+
 bool read_secret_file(const std::string& path, std::string& value, std::string& problem) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     problem = "cannot read " + path + ": " + std::strerror(errno);
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  value = text.str();
+  value.assign(kMaxSecretBytes + 1, '\0');
+  in.read(value.data(), static_cast<std::streamsize>(value.size()));
+  value.resize(static_cast<size_t>(in.gcount()));
+  if (value.size() > kMaxSecretBytes) {
+    problem = path + " is larger than 64 KiB; expected a file holding one secret";
+    return false;
+  }
   // Files written by editors and `echo` end with a new line that is not part of the secret.
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
   return true;

@@ -198,6 +198,12 @@ TEST_CASE("KEY and KEY_file from the same source is an error naming both") {
   CHECK(has_error(r, "uri_file", "given together with [database] uri"));
 }
 
+TEST_CASE("a KEY_file that is too big to be a secret is refused, /dev/zero included") {
+  auto r = load("[database]\nuri_file = /dev/zero\n"
+                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  CHECK(has_error(r, "uri_file", "larger than 64 KiB"));
+}
+
 TEST_CASE("an unreadable KEY_file names the file") {
   auto r = load("[database]\nuri_file = /nonexistent/pgep-secret\n"
                 "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
