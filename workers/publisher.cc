@@ -1,0 +1,23 @@
+#include "workers/publisher.h"
+
+#include <stdexcept>
+
+#include "shared/settings.h"
+#include "workers/amqp_publisher.h"
+#include "workers/mqtt_publisher.h"
+#include "workers/redis_publisher.h"
+
+namespace pgep {
+
+std::unique_ptr<Publisher> make_publisher(uv_loop_t* loop,
+                                          const std::map<std::string, std::string>& values,
+                                          PublisherListener& listener) {
+  Settings settings(values);
+  const std::string& kind = settings.text("kind");
+  if (kind == "amqp") return std::make_unique<AmqpPublisher>(loop, settings, listener);
+  if (kind == "mqtt") return std::make_unique<MqttPublisher>(loop, settings, listener);
+  if (kind == "redis") return std::make_unique<RedisPublisher>(loop, settings, listener);
+  throw std::runtime_error("unknown upstream kind \"" + kind + "\"");
+}
+
+}  // namespace pgep

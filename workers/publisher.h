@@ -1,0 +1,51 @@
+// The one small interface behind which each broker kind lives (amqp_publisher.cc,
+// mqtt_publisher.cc, redis_publisher.cc). A publisher holds one broker connection; the worker
+// (worker.cc) decides what to publish, when to reconnect, and what to acknowledge.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "ipc/frame.h"
+
+namespace pgep {
+
+// Told by a publisher, always on the worker's libuv loop thread.
+class PublisherListener {
+ public:
+  virtual ~PublisherListener() = default;
+  virtual void on_broker_connected() = 0;
+  // The connection failed or was lost; nothing unconfirmed will be confirmed any more.
+  virtual void on_broker_lost(const std::string& reason) = 0;
+  // The broker took responsibility for the message.
+  virtual void on_confirmed(uint64_t seq) = 0;
+  // The broker refused the message (AMQP nack, a return with unroutable = error, a Redis
+  // error reply). The worker resends it after reconnecting.
+  virtual void on_refused(uint64_t seq, const std::string& reason) = 0;
+  // A message no queue took, with unroutable = drop: logged and counted, then confirmed.
+  virtual void on_unroutable(uint64_t seq, const std::string& reason) = 0;
+};
+
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  // Starts connecting; the listener hears on_broker_connected or on_broker_lost.
+  virtual void connect() = 0;
+  // Publishes one message on the current connection (only between on_broker_connected and
+  // on_broker_lost). Confirmation arrives later through the listener.
+  virtual void publish(const ipc::Publish& message) = 0;
+  // Drops the connection (after a refusal, to resend from a clean state).
+  virtual void disconnect() = 0;
+};
+
+// Builds the publisher for settings["kind"]. Throws std::runtime_error on settings it cannot
+// use (they were checked by the supervisor, so this means a version mismatch).
+std::unique_ptr<Publisher> make_publisher(uv_loop_t* loop,
+                                          const std::map<std::string, std::string>& settings,
+                                          PublisherListener& listener);
+
+}  // namespace pgep

@@ -1,0 +1,149 @@
+#include "workers/redis_publisher.h"
+
+#include <hiredis/adapters/libuv.h>
+
+#include <stdexcept>
+
+#include "shared/uri.h"
+
+namespace pgep {
+
+namespace {
+
+// hiredis 0.14 has no connect timeout of its own.
+constexpr uint64_t kConnectTimeoutMs = 10000;
+
+void* seq_as_pointer(uint64_t seq) { return reinterpret_cast<void*>(static_cast<uintptr_t>(seq)); }
+uint64_t pointer_as_seq(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
+
+RedisPublisher* owner(const redisAsyncContext* context) {
+  return static_cast<RedisPublisher*>(context->data);
+}
+
+}  // namespace
+
+RedisPublisher::RedisPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
+    : loop_(loop),
+      listener_(listener),
+      connect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  std::string error;
+  std::optional<Uri> uri = parse_uri(settings.text("uri"), error);
+  if (!uri) throw std::runtime_error("redis uri: " + error);
+  host_ = uri->host;
+  port_ = uri->port.value_or(6379);
+  if (uri->user && !uri->user->empty()) user_ = uri->user;
+  password_ = uri->password;
+  database_ = uri->path.value_or("");
+  connect_timer_.get()->data = this;
+}
+
+RedisPublisher::~RedisPublisher() { drop_context(); }
+
+void RedisPublisher::connect() {
+  drop_context();
+  ready_ = false;
+  context_ = redisAsyncConnect(host_.c_str(), port_);
+  if (!context_ || context_->err) {
+    std::string reason = context_ ? context_->errstr : "out of memory";
+    if (context_) redisAsyncFree(context_);
+    context_ = nullptr;
+    return listener_.on_broker_lost(reason);
+  }
+  context_->data = this;
+  redisLibuvAttach(context_, loop_);
+  redisAsyncSetConnectCallback(context_, on_connect);
+  redisAsyncSetDisconnectCallback(context_, on_disconnect);
+  uv_timer_start(connect_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<RedisPublisher*>(t->data);
+    if (!self->ready_) self->lost("no connection after 10 s");
+  }, kConnectTimeoutMs, 0);
+}
+
+void RedisPublisher::on_connect(const redisAsyncContext* context, int status) {
+  RedisPublisher* self = owner(context);
+  if (!self) return;
+  if (status != REDIS_OK) {
+    self->context_ = nullptr;  // hiredis frees it after this callback
+    return self->lost(context->errstr);
+  }
+  // AUTH and SELECT go first; PUBLISH waits until both answered, so a wrong password is
+  // one clear error rather than a NOAUTH reply to every message.
+  auto* c = const_cast<redisAsyncContext*>(context);
+  if (self->password_) {
+    ++self->setup_replies_awaited_;
+    if (self->user_) {
+      redisAsyncCommand(c, on_setup_reply, nullptr, "AUTH %b %b", self->user_->data(), self->user_->size(),
+                        self->password_->data(), self->password_->size());
+    } else {
+      redisAsyncCommand(c, on_setup_reply, nullptr, "AUTH %b", self->password_->data(), self->password_->size());
+    }
+  }
+  if (!self->database_.empty() && self->database_ != "0") {
+    ++self->setup_replies_awaited_;
+    redisAsyncCommand(c, on_setup_reply, nullptr, "SELECT %b", self->database_.data(), self->database_.size());
+  }
+  if (self->setup_replies_awaited_ == 0) {
+    self->ready_ = true;
+    self->listener_.on_broker_connected();
+  }
+}
+
+void RedisPublisher::on_setup_reply(redisAsyncContext* context, void* reply, void*) {
+  RedisPublisher* self = owner(context);
+  if (!self || !reply) return;
+  auto* r = static_cast<redisReply*>(reply);
+  if (r->type == REDIS_REPLY_ERROR) {
+    std::string reason(r->str, r->len);
+    self->disconnect();
+    return self->listener_.on_broker_lost("Redis refused the login or database: " + reason);
+  }
+  if (--self->setup_replies_awaited_ == 0) {
+    self->ready_ = true;
+    self->listener_.on_broker_connected();
+  }
+}
+
+void RedisPublisher::on_disconnect(const redisAsyncContext* context, int status) {
+  RedisPublisher* self = owner(context);
+  if (!self) return;
+  self->context_ = nullptr;  // hiredis frees it after this callback
+  self->lost(status == REDIS_OK ? "connection closed" : context->errstr);
+}
+
+void RedisPublisher::publish(const ipc::Publish& message) {
+  if (!context_) return;
+  redisAsyncCommand(context_, on_publish_reply, seq_as_pointer(message.seq), "PUBLISH %b %b",
+                    message.routing_key.data(), message.routing_key.size(), message.body.data(),
+                    message.body.size());
+}
+
+void RedisPublisher::on_publish_reply(redisAsyncContext* context, void* reply, void* privdata) {
+  RedisPublisher* self = owner(context);
+  if (!self || !reply) return;  // a reply freed with its connection: the worker resends
+  auto* r = static_cast<redisReply*>(reply);
+  uint64_t seq = pointer_as_seq(privdata);
+  if (r->type == REDIS_REPLY_ERROR) {
+    return self->listener_.on_refused(seq, std::string(r->str, r->len));
+  }
+  self->listener_.on_confirmed(seq);
+}
+
+void RedisPublisher::lost(const std::string& reason) {
+  drop_context();
+  listener_.on_broker_lost(reason);
+}
+
+void RedisPublisher::disconnect() { drop_context(); }
+
+void RedisPublisher::drop_context() {
+  uv_timer_stop(connect_timer_.get());
+  setup_replies_awaited_ = 0;
+  ready_ = false;
+  if (!context_) return;
+  redisAsyncContext* context = context_;
+  context_ = nullptr;
+  context->data = nullptr;  // its remaining callbacks must not reach this object
+  redisAsyncFree(context);
+}
+
+}  // namespace pgep

@@ -1,0 +1,48 @@
+// Redis: PUBLISH to the topic, pipelined (hiredis async on the worker's libuv loop). PUBLISH's
+// reply is the broker's confirmation; it counts the subscribers that received the message,
+// which may be none: Redis pub/sub is not durable (see README).
+#pragma once
+
+#include <hiredis/async.h>
+#include <uv.h>
+
+#include <optional>
+#include <string>
+
+#include "shared/settings.h"
+#include "shared/uv_handle.h"
+#include "workers/publisher.h"
+
+namespace pgep {
+
+class RedisPublisher : public Publisher {
+ public:
+  RedisPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener);
+  ~RedisPublisher() override;
+
+  void connect() override;
+  void publish(const ipc::Publish& message) override;
+  void disconnect() override;
+
+ private:
+  static void on_connect(const redisAsyncContext* context, int status);
+  static void on_disconnect(const redisAsyncContext* context, int status);
+  static void on_setup_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void on_publish_reply(redisAsyncContext* context, void* reply, void* privdata);
+  void lost(const std::string& reason);
+  void drop_context();
+
+  uv_loop_t* loop_;
+  PublisherListener& listener_;
+  std::string host_;
+  int port_ = 6379;
+  std::optional<std::string> user_;
+  std::optional<std::string> password_;
+  std::string database_;
+  redisAsyncContext* context_ = nullptr;
+  UvHandle<uv_timer_t> connect_timer_;
+  int setup_replies_awaited_ = 0;
+  bool ready_ = false;
+};
+
+}  // namespace pgep

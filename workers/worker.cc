@@ -1,0 +1,201 @@
+#include "workers/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "shared/log.h"
+#include "shared/settings.h"
+#include "shared/uri.h"
+
+namespace pgep {
+
+namespace {
+constexpr uint64_t kStatsIntervalMs = 1000;
+}  // namespace
+
+Worker::Worker(uv_loop_t* loop, int socket_fd)
+    : loop_(loop),
+      stream_(ipc::FrameStream::open(loop, socket_fd, this)),
+      reconnect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      stats_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  reconnect_timer_.get()->data = this;
+  stats_timer_.get()->data = this;
+}
+
+Worker::~Worker() = default;
+
+void Worker::start() {
+  stream_->send(ipc::Hello{ipc::kProtocolVersion, static_cast<uint32_t>(getpid())});
+  stream_->flush();
+}
+
+void Worker::on_frame(ipc::Frame&& frame) {
+  if (auto* publish = std::get_if<ipc::Publish>(&frame)) {
+    if (!configured_) return stop_with_error("Publish before Configure");
+    enqueue(std::move(*publish));
+  } else if (auto* configure_frame = std::get_if<ipc::Configure>(&frame)) {
+    if (configured_) return stop_with_error("Configure twice");
+    configure(*configure_frame);
+  } else if (std::holds_alternative<ipc::Shutdown>(frame)) {
+    shutting_down_ = true;
+    log_info("asked to shut down with " + std::to_string(pending_.size()) + " message(s) unconfirmed");
+    if (pending_.empty()) stop(0);
+  } else {
+    stop_with_error(std::string("unexpected ") + ipc::frame_type_name(ipc::frame_type(frame)) +
+                    " frame from the supervisor");
+  }
+}
+
+void Worker::on_stream_closed(const std::string& reason) {
+  // The supervisor is gone; what it had not seen acknowledged it (or its successor) resends.
+  log_info("supervisor connection closed (" + reason + "); exiting");
+  stop(0);
+}
+
+void Worker::stop_with_error(const std::string& reason) {
+  log_error("protocol error: " + reason);
+  stop(1);
+}
+
+void Worker::configure(const ipc::Configure& configure) {
+  Settings settings(configure.settings);
+  bridge_ = configure.bridge;
+  try {
+    window_ = std::max<uint64_t>(1, settings.number("max_in_flight"));
+    log_messages_ = configure.settings.count("log_messages") && settings.flag("log_messages");
+    publisher_ = make_publisher(loop_, configure.settings, *this);
+  } catch (const std::exception& e) {
+    log_error("cannot configure bridge " + bridge_ + ": " + e.what());
+    return stop(1);
+  }
+  configured_ = true;
+  uv_timer_start(stats_timer_.get(), [](uv_timer_t* t) {
+    static_cast<Worker*>(t->data)->send_stats();
+  }, kStatsIntervalMs, kStatsIntervalMs);
+  log_info("bridge " + bridge_ + ": connecting to " + mask_uri_password(settings.text("uri")));
+  publisher_->connect();
+}
+
+void Worker::enqueue(ipc::Publish&& message) {
+  if (stopping_) return;
+  if (!pending_.empty() && message.seq <= pending_.back().message.seq) {
+    return stop_with_error("Publish seq " + std::to_string(message.seq) + " after " +
+                           std::to_string(pending_.back().message.seq));
+  }
+  pending_.push_back(Pending{std::move(message), false});
+  pump();
+}
+
+void Worker::pump() {
+  while (connected_ && in_flight_ < window_ && published_ < pending_.size()) {
+    Pending& entry = pending_[published_++];
+    if (entry.confirmed) continue;  // the broker has it from an earlier connection
+    ++in_flight_;
+    ++count_published_;
+    if (log_messages_) {
+      log_info("publish seq " + std::to_string(entry.message.seq) + " id " + entry.message.message_id +
+               " key \"" + entry.message.routing_key + "\" (" + std::to_string(entry.message.body.size()) +
+               " bytes)");
+    }
+    publisher_->publish(entry.message);
+  }
+}
+
+Worker::Pending* Worker::find(uint64_t seq) {
+  auto it = std::lower_bound(pending_.begin(), pending_.end(), seq,
+                             [](const Pending& p, uint64_t s) { return p.message.seq < s; });
+  return it != pending_.end() && it->message.seq == seq ? &*it : nullptr;
+}
+
+void Worker::on_confirmed(uint64_t seq) {
+  Pending* entry = find(seq);
+  if (!entry || entry->confirmed) return;  // a confirmation from a connection given up on
+  entry->confirmed = true;
+  if (in_flight_ > 0) --in_flight_;
+  ++count_confirmed_;
+  acknowledge_confirmed_prefix();
+  pump();
+}
+
+void Worker::acknowledge_confirmed_prefix() {
+  bool any = false;
+  uint64_t last = 0;
+  while (!pending_.empty() && pending_.front().confirmed) {
+    last = pending_.front().message.seq;
+    pending_.pop_front();
+    if (published_ > 0) --published_;
+    any = true;
+  }
+  if (any) {
+    stream_->send(ipc::Ack{last});
+    stream_->flush();
+  }
+  if (shutting_down_ && pending_.empty()) stop(0);
+}
+
+void Worker::on_refused(uint64_t seq, const std::string& reason) {
+  ++count_refused_;
+  log_warn("bridge " + bridge_ + ": broker refused seq " + std::to_string(seq) + ": " + reason +
+           "; reconnecting to publish it again");
+  stream_->send(ipc::Nack{seq, reason, true});
+  stream_->flush();
+  publisher_->disconnect();
+  on_broker_lost("refused a message: " + reason);
+}
+
+void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
+  ++count_unroutable_;
+  log_warn("bridge " + bridge_ + ": seq " + std::to_string(seq) + " dropped: " + reason);
+  on_confirmed(seq);
+}
+
+void Worker::on_broker_connected() {
+  connected_ = true;
+  backoff_.reset();
+  last_error_.clear();
+  log_info("bridge " + bridge_ + ": broker connected; " + std::to_string(pending_.size()) +
+           " message(s) to publish");
+  published_ = 0;
+  in_flight_ = 0;
+  pump();
+}
+
+void Worker::on_broker_lost(const std::string& reason) {
+  bool was_connected = connected_;
+  connected_ = false;
+  published_ = 0;
+  in_flight_ = 0;
+  // Logged once per state change, not once per attempt.
+  if (was_connected || reason != last_error_) {
+    log_warn("bridge " + bridge_ + ": broker " + (was_connected ? "lost" : "unreachable") + ": " +
+             reason + "; retrying with backoff");
+  }
+  last_error_ = reason;
+  if (!publisher_) return;
+  uv_timer_start(reconnect_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Worker*>(t->data);
+    if (self->publisher_) self->publisher_->connect();
+  }, backoff_.next(), 0);
+}
+
+void Worker::send_stats() {
+  ipc::Stats stats;
+  stats.counters = {{"published", count_published_}, {"confirmed", count_confirmed_},
+                    {"unroutable", count_unroutable_}, {"refused", count_refused_},
+                    {"connected", connected_ ? 1u : 0u}, {"in_flight", in_flight_},
+                    {"pending", pending_.size()}};
+  stream_->send(stats);
+  stream_->flush();
+}
+
+void Worker::stop(int status) {
+  // Only ends the loop: this may run inside a publisher's or the stream's callback, so the
+  // objects are destroyed by main() once the loop has returned.
+  if (stopping_) return;
+  stopping_ = true;
+  exit_status_ = status;
+  uv_stop(loop_);
+}
+
+}  // namespace pgep
