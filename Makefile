@@ -40,12 +40,14 @@ VERSION  := 0.1.0
 LIB_SRC        := $(wildcard shared/*.cc) $(wildcard ipc/*.cc)
 # pgep-ctl's own files are supervisor/ctl_*.cc; every other supervisor file is pgep's.
 CTL_SRC        := $(wildcard supervisor/ctl_*.cc)
-SUPERVISOR_SRC := $(filter-out $(CTL_SRC),$(wildcard supervisor/*.cc))
+# The supervisor's parts, linked into pgep and into the unit tests; main.cc is pgep's entry.
+SUPERVISOR_SRC := $(filter-out $(CTL_SRC) supervisor/main.cc,$(wildcard supervisor/*.cc))
 WORKER_SRC     := $(wildcard workers/*.cc)
 UNIT_SRC       := $(wildcard tests/unit/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 LIB := $(BUILD)/libpgep.a
+SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 
 SUPERVISOR_LIBS := $(PKG_LIBS)
 WORKER_LIBS     := $(PKG_LIBS) -lpaho-mqttpp3 -lpaho-mqtt3as
@@ -63,7 +65,11 @@ $(LIB): $(call obj,$(LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/pgep: $(call obj,$(SUPERVISOR_SRC)) $(LIB)
+$(SUPERVISOR_LIB): $(call obj,$(SUPERVISOR_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pgep: $(call obj,supervisor/main.cc) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
 
 $(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
@@ -72,7 +78,7 @@ $(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
 $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
-$(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC)) $(LIB)
+$(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC)) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
 
 unit: $(BUILD)/pgep-unit

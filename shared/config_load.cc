@@ -10,6 +10,7 @@
 #include "shared/config.h"
 #include "shared/config_options.h"
 #include "shared/config_source.h"
+#include "shared/log.h"
 #include "shared/uri.h"
 #include "shared/values.h"
 
@@ -251,13 +252,9 @@ class Loader {
     if (v["control_socket"].empty()) v["control_socket"] = default_control_socket();
     daemon.control_socket = v["control_socket"];
     daemon.metrics_listen = v["metrics_listen"];
-    std::string level = v["log_level"];
-    daemon.log_level = level == "error" ? LogLevel::Error
-                       : level == "warn" ? LogLevel::Warn
-                       : level == "debug" ? LogLevel::Debug
-                                          : LogLevel::Info;
-    daemon.log_format = v["log_format"] == "json" ? LogFormat::Json : LogFormat::Text;
-    daemon.log_output = v["log_output"] == "syslog" ? LogOutput::Syslog : LogOutput::Stderr;
+    daemon.log_level = log_level_from(v["log_level"]);
+    daemon.log_format = log_format_from(v["log_format"]);
+    daemon.log_output = log_output_from(v["log_output"]);
     daemon.log_messages = parse_bool(v["log_messages"]).value_or(false);
     daemon.ledger_max_events = parse_uint(v["ledger_max_events"], 0, UINT64_MAX).value_or(0);
     daemon.ledger_max_bytes = parse_size(v["ledger_max_bytes"]).value_or(0);

@@ -83,6 +83,17 @@ void log_setup(std::string_view program, LogLevel level, LogFormat format, LogOu
   if (output == LogOutput::Syslog) openlog(s.program.c_str(), LOG_PID, LOG_DAEMON);
 }
 
+LogLevel log_level_from(std::string_view word) {
+  if (word == "error") return LogLevel::Error;
+  if (word == "warn") return LogLevel::Warn;
+  if (word == "debug") return LogLevel::Debug;
+  return LogLevel::Info;
+}
+
+LogFormat log_format_from(std::string_view word) { return word == "json" ? LogFormat::Json : LogFormat::Text; }
+
+LogOutput log_output_from(std::string_view word) { return word == "syslog" ? LogOutput::Syslog : LogOutput::Stderr; }
+
 bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(state().level); }
 
 void log_write(LogLevel level, std::string_view message) {

@@ -13,6 +13,11 @@ namespace pgep {
 // process in every line ("pgep", "pgep-worker[bridge]").
 void log_setup(std::string_view program, LogLevel level, LogFormat format, LogOutput output);
 
+// The settings' words ("debug", "json", "syslog"); anything else gives the default.
+LogLevel log_level_from(std::string_view word);
+LogFormat log_format_from(std::string_view word);
+LogOutput log_output_from(std::string_view word);
+
 bool log_enabled(LogLevel level);
 void log_write(LogLevel level, std::string_view message);
 

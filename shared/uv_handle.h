@@ -22,9 +22,14 @@ class UvHandle {
   explicit UvHandle(Init&& init) : handle_(new T{}) {
     int status = init(handle_);
     if (status != 0) {
-      delete handle_;
-      handle_ = nullptr;
-      throw std::runtime_error(std::string("libuv: ") + uv_strerror(status));
+      // Some inits (uv_spawn) register the handle before failing; such a one must be closed.
+      if (base()->type != UV_UNKNOWN_HANDLE) {
+        reset();
+      } else {
+        delete handle_;
+        handle_ = nullptr;
+      }
+      throw std::runtime_error(uv_strerror(status));
     }
   }
 

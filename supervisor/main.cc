@@ -1,10 +1,20 @@
 // pgep, the supervisor: reads the configuration and runs the sources, the ledger and one
 // worker per bridge (see ../README.md and docs/).
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+#include <uv.h>
+
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 
+#include "shared/config.h"
+#include "shared/log.h"
 #include "supervisor/check_config.h"
+#include "supervisor/supervisor.h"
 
 namespace {
 
@@ -14,6 +24,60 @@ void usage(FILE* out) {
                "       pgep --check-config [CONFIG_FILE]  check, print the effective settings\n"
                "       pgep -t [CONFIG_FILE]              the same\n"
                "       pgep --version | --help\n");
+}
+
+// pgep-worker lives beside pgep's own executable (build/ or PREFIX/bin).
+std::string worker_path() {
+  char self[PATH_MAX] = {};
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string("pgep");
+  return path.substr(0, path.rfind('/') + 1) + "pgep-worker";
+}
+
+// Removes the pid file when pgep ends, however run() returns.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    std::ofstream out(path_);
+    out << getpid() << "\n";
+    if (!out) pgep::log_warn("cannot write the pid file " + path_);
+  }
+  ~PidFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+};
+
+int run(const std::string& file) {
+  pgep::ConfigInput input{file, pgep::process_environment(), static_cast<unsigned>(getuid())};
+  pgep::ConfigResult result = pgep::load_config(input);
+  if (!result.ok()) {
+    for (const pgep::ConfigError& error : result.errors) std::fprintf(stderr, "pgep: %s\n", error.to_string().c_str());
+    std::fprintf(stderr, "pgep: not started: the configuration has %zu error(s)\n", result.errors.size());
+    return 1;
+  }
+  const pgep::DaemonSettings& daemon = result.config.daemon;
+  pgep::log_setup("pgep", daemon.log_level, daemon.log_format, daemon.log_output);
+  std::string worker = worker_path();
+  if (access(worker.c_str(), X_OK) != 0) {
+    pgep::log_error("cannot run " + worker + ": " + std::strerror(errno) + " (pgep-worker must be beside pgep)");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  PidFile pid_file(daemon.pid_file);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int status = 0;
+  {
+    pgep::Supervisor supervisor(&loop, std::move(result.config), worker);
+    status = supervisor.run();
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);  // let libuv finish closing what the supervisor owned
+  uv_loop_close(&loop);
+  return status;
 }
 
 }  // namespace
@@ -44,8 +108,5 @@ int main(int argc, char** argv) {
     }
   }
   if (check) return pgep::check_config(file);
-  int status = pgep::check_config(file);
-  if (status != 0) return status;
-  std::fprintf(stderr, "pgep: forwarding is not built yet (issue 3); only --check-config works\n");
-  return 2;
+  return run(file);
 }

@@ -68,7 +68,6 @@ AmqpPublisher::AmqpPublisher(uv_loop_t* loop, const Settings& settings, Publishe
   persistent_ = settings.text("delivery_mode") == "2";
   drop_unroutable_ = settings.text("unroutable") == "drop";
   content_type_ = settings.text("content_type");
-  channel_ = settings.text(kSettingChannel);
   heartbeat_s_ = static_cast<int>(settings.duration_ms("heartbeat") / 1000);
   tls_ca_file_ = settings.text("tls_ca_file");
   tls_cert_file_ = settings.text("tls_cert_file");
@@ -160,10 +159,14 @@ std::string AmqpPublisher::check_target() {
 
 void AmqpPublisher::publish(const ipc::Publish& message) {
   if (!connection_) return;
-  amqp_table_entry_t header;
-  header.key = amqp_cstring_bytes("pg_channel");
-  header.value.kind = AMQP_FIELD_KIND_UTF8;
-  header.value.value.bytes = as_bytes(channel_);
+  std::vector<amqp_table_entry_t> headers;
+  for (const auto& [key, value] : message.headers) {
+    amqp_table_entry_t entry;
+    entry.key = as_bytes(key);
+    entry.value.kind = AMQP_FIELD_KIND_UTF8;
+    entry.value.value.bytes = as_bytes(value);
+    headers.push_back(entry);
+  }
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
                  AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
@@ -172,8 +175,8 @@ void AmqpPublisher::publish(const ipc::Publish& message) {
   props.message_id = as_bytes(message.message_id);
   props.timestamp = message.timestamp_us / 1000000;
   props.app_id = amqp_cstring_bytes("pgep");
-  props.headers.num_entries = 1;
-  props.headers.entries = &header;
+  props.headers.num_entries = static_cast<int>(headers.size());
+  props.headers.entries = headers.data();
   int status = amqp_basic_publish(connection_, kChannel, as_bytes(exchange_), as_bytes(message.routing_key),
                                   /*mandatory=*/1, /*immediate=*/0, &props, as_bytes(message.body));
   if (status != AMQP_STATUS_OK) return lost(std::string("publish failed: ") + amqp_error_string2(status));

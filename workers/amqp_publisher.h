@@ -55,7 +55,6 @@ class AmqpPublisher : public Publisher {
   bool persistent_ = false;
   bool drop_unroutable_ = true;
   std::string content_type_;
-  std::string channel_;        // the PostgreSQL channel, sent as header pg_channel
   int heartbeat_s_ = 30;
   std::string tls_ca_file_, tls_cert_file_, tls_key_file_;
   bool tls_verify_ = true;

@@ -61,6 +61,9 @@ void Worker::stop_with_error(const std::string& reason) {
 void Worker::configure(const ipc::Configure& configure) {
   Settings settings(configure.settings);
   bridge_ = configure.bridge;
+  auto word = [&](const char* key) { return configure.settings.count(key) ? configure.settings.at(key) : ""; };
+  log_setup("pgep-worker[" + bridge_ + "]", log_level_from(word("log_level")), log_format_from(word("log_format")),
+            log_output_from(word("log_output")));
   try {
     window_ = std::max<uint64_t>(1, settings.number("max_in_flight"));
     log_messages_ = configure.settings.count("log_messages") && settings.flag("log_messages");

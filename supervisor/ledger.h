@@ -1,0 +1,44 @@
+// The ledger of one bridge: every event routed to it, from the moment a source read it until
+// the bridge's worker acknowledged that its broker confirmed it. It numbers events (seq, per
+// bridge, from 1) and is bounded in events and bytes: when full, the sources feeding the bridge
+// stop reading, and resume once it is below half of both bounds.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "ipc/frame.h"
+
+namespace pgep {
+
+class Ledger {
+ public:
+  Ledger(uint64_t max_events, uint64_t max_bytes) : max_events_(max_events), max_bytes_(max_bytes) {}
+
+  // Takes the event, gives it the next seq and returns it.
+  uint64_t append(ipc::Publish&& message);
+  // Drops every event up to and including `seq`; returns how many were dropped.
+  size_t acknowledge(uint64_t seq);
+
+  bool full() const { return entries_.size() >= max_events_ || bytes_ >= max_bytes_; }
+  bool below_low_water() const { return entries_.size() <= max_events_ / 2 && bytes_ <= max_bytes_ / 2; }
+  bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t last_acknowledged() const { return last_acknowledged_; }
+
+  // Events in seq order, oldest first.
+  const std::deque<ipc::Publish>& entries() const { return entries_; }
+
+ private:
+  static uint64_t cost(const ipc::Publish& message);
+
+  uint64_t max_events_;
+  uint64_t max_bytes_;
+  std::deque<ipc::Publish> entries_;
+  uint64_t bytes_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t last_acknowledged_ = 0;
+};
+
+}  // namespace pgep

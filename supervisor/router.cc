@@ -1,0 +1,64 @@
+#include "supervisor/router.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "shared/routing.h"
+
+namespace pgep {
+
+namespace {
+
+uint64_t now_us() {
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  return static_cast<uint64_t>(tv.tv_sec) * 1000000 + static_cast<uint64_t>(tv.tv_usec);
+}
+
+}  // namespace
+
+Router::Router() {
+  // A notification has no identity of its own in PostgreSQL: its id is this run's start and a
+  // counter. A resend after a worker restart carries the same id, so consumers can drop it.
+  id_prefix_ = "n-" + std::to_string(now_us()) + "-" + std::to_string(getpid()) + "-";
+}
+
+void Router::add(const BridgeSpec& spec, BridgeWorker& bridge) { routes_[spec.channel].push_back({spec, &bridge}); }
+
+std::vector<std::string> Router::notify_channels() const {
+  std::vector<std::string> channels;
+  for (const auto& [channel, routes] : routes_) {
+    if (channel != kWalChannel) channels.push_back(channel);
+  }
+  return channels;
+}
+
+std::vector<BridgeWorker*> Router::notify_bridges() const {
+  std::vector<BridgeWorker*> bridges;
+  for (const auto& [channel, routes] : routes_) {
+    if (channel == kWalChannel) continue;
+    for (const Route& route : routes) bridges.push_back(route.bridge);
+  }
+  return bridges;
+}
+
+std::string Router::next_message_id() { return id_prefix_ + std::to_string(++counter_); }
+
+void Router::route_notification(std::string_view channel, std::string_view payload) {
+  auto found = routes_.find(std::string(channel));
+  if (found == routes_.end()) return;
+  SplitPayload split = split_payload(payload);
+  std::string id = next_message_id();
+  uint64_t timestamp = now_us();
+  for (const Route& route : found->second) {
+    ipc::Publish message;
+    message.routing_key = destination_for(route.spec, split.key);
+    message.body = std::string(split.body);
+    message.message_id = id;
+    message.timestamp_us = timestamp;
+    message.headers = {{"pg_channel", std::string(channel)}};
+    route.bridge->submit(std::move(message));
+  }
+}
+
+}  // namespace pgep

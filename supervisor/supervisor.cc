@@ -1,0 +1,151 @@
+#include "supervisor/supervisor.h"
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include "shared/log.h"
+#include "shared/settings.h"
+
+namespace pgep {
+
+namespace {
+// After the ledgers drained (or shutdown_timeout passed), how long a worker has to exit.
+constexpr uint64_t kWorkerExitMs = 3000;
+}  // namespace
+
+Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
+    : loop_(loop),
+      config_(std::move(config)),
+      worker_path_(std::move(worker_path)),
+      shutdown_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  shutdown_timer_.get()->data = this;
+  const DaemonSettings& daemon = config_.daemon;
+  for (const UpstreamSettings& upstream : config_.upstreams) {
+    for (const BridgeSpec& spec : upstream.bridges) {
+      std::string name = upstream.name + "/" + spec.text();
+      if (spec.is_wal()) {
+        log_warn("bridge " + name + ": WAL streaming is not built yet; this bridge stays idle");
+        continue;
+      }
+      bridges_.push_back(std::make_unique<BridgeWorker>(loop_, name, worker_settings(upstream, spec),
+                                                        daemon.ledger_max_events, daemon.ledger_max_bytes,
+                                                        worker_path_, *this));
+      router_.add(spec, *bridges_.back());
+    }
+  }
+  notify_bridges_ = router_.notify_bridges();
+  std::vector<std::string> channels = router_.notify_channels();
+  if (!channels.empty()) notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+}
+
+Supervisor::~Supervisor() = default;
+
+std::map<std::string, std::string> Supervisor::worker_settings(const UpstreamSettings& upstream,
+                                                               const BridgeSpec& spec) const {
+  std::map<std::string, std::string> settings = upstream.options;
+  settings[kSettingUpstream] = upstream.name;
+  settings[kSettingChannel] = spec.channel;
+  settings[kSettingTargetKind] = target_kind_name(spec.kind);
+  settings[kSettingTarget] = spec.target;
+  for (const char* key : {"log_level", "log_format", "log_output", "log_messages"}) {
+    settings[key] = config_.daemon.values.at(key);
+  }
+  return settings;
+}
+
+int Supervisor::run() {
+  watch_signal(sigterm_, SIGTERM);
+  watch_signal(sigint_, SIGINT);
+  watch_signal(sighup_, SIGHUP);
+  log_info("starting " + std::to_string(bridges_.size()) + " bridge(s)");
+  for (auto& bridge : bridges_) bridge->start();
+  if (notify_) notify_->start();
+  uv_run(loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void Supervisor::watch_signal(UvHandle<uv_signal_t>& handle, int signal) {
+  handle = UvHandle<uv_signal_t>([this](uv_signal_t* s) { return uv_signal_init(loop_, s); });
+  handle.get()->data = this;
+  uv_signal_start(handle.get(), [](uv_signal_t* s, int signum) {
+    if (s->data) static_cast<Supervisor*>(s->data)->on_signal(signum);
+  }, signal);
+}
+
+void Supervisor::on_signal(int signal) {
+  if (signal == SIGHUP) {
+    log_warn("SIGHUP: reloading the configuration is not built yet; the running configuration stays");
+    return;
+  }
+  if (shutting_down_) {
+    log_warn("second stop signal: stopping the workers now");
+    return stop_workers();
+  }
+  begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Supervisor::on_notification(std::string_view channel, std::string_view payload) {
+  router_.route_notification(channel, payload);
+  for (BridgeWorker* bridge : notify_bridges_) {
+    if (bridge->ledger().full()) return notify_->pause();
+  }
+}
+
+void Supervisor::on_notify_ready(bool) {}
+
+void Supervisor::on_acknowledged(BridgeWorker&) {
+  if (shutting_down_) {
+    if (events_in_flight() == 0) stop_workers();
+    return;
+  }
+  if (!notify_) return;
+  bool all_low = std::all_of(notify_bridges_.begin(), notify_bridges_.end(),
+                             [](BridgeWorker* b) { return b->ledger().below_low_water(); });
+  if (all_low) notify_->resume();
+}
+
+size_t Supervisor::events_in_flight() const {
+  size_t total = 0;
+  for (const auto& bridge : bridges_) total += bridge->ledger().size();
+  return total;
+}
+
+void Supervisor::begin_shutdown(const std::string& why) {
+  shutting_down_ = true;
+  notify_.reset();  // read nothing more
+  size_t in_flight = events_in_flight();
+  log_info(why + ": stopping; waiting up to " + std::to_string(config_.daemon.shutdown_timeout_ms) + " ms for " +
+           std::to_string(in_flight) + " event(s) in flight");
+  if (in_flight == 0) return stop_workers();
+  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Supervisor*>(t->data);
+    log_warn("shutdown_timeout passed with " + std::to_string(self->events_in_flight()) +
+             " event(s) unconfirmed by their brokers");
+    self->stop_workers();
+  }, config_.daemon.shutdown_timeout_ms, 0);
+}
+
+void Supervisor::stop_workers() {
+  if (workers_stopping_) return;
+  workers_stopping_ = true;
+  uv_timer_stop(shutdown_timer_.get());
+  for (auto& bridge : bridges_) bridge->shutdown(kWorkerExitMs);
+  if (bridges_.empty()) finish();
+}
+
+void Supervisor::on_worker_stopped(BridgeWorker&) {
+  bool all = std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->stopped(); });
+  if (all) finish();
+}
+
+void Supervisor::finish() {
+  log_info("stopped");
+  sigterm_.reset();
+  sigint_.reset();
+  sighup_.reset();
+  shutdown_timer_.reset();
+  uv_stop(loop_);
+}
+
+}  // namespace pgep

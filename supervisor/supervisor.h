@@ -1,0 +1,58 @@
+// The supervisor: owns the configuration, the sources, the router, one BridgeWorker per bridge
+// and the signals. Pauses a source while a bridge it feeds has a full ledger; on SIGTERM or
+// SIGINT stops reading, waits (up to shutdown_timeout) for the brokers to confirm what is in
+// flight, then stops the workers.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/config.h"
+#include "shared/uv_handle.h"
+#include "supervisor/bridge_worker.h"
+#include "supervisor/notify_source.h"
+#include "supervisor/router.h"
+
+namespace pgep {
+
+class Supervisor : public NotifySource::Listener, public BridgeWorker::Owner {
+ public:
+  Supervisor(uv_loop_t* loop, Config config, std::string worker_path);
+  ~Supervisor() override;
+
+  // Runs until stopped by a signal. Returns the process's exit status.
+  int run();
+
+ private:
+  // NotifySource::Listener
+  void on_notification(std::string_view channel, std::string_view payload) override;
+  void on_notify_ready(bool ready) override;
+  // BridgeWorker::Owner
+  void on_acknowledged(BridgeWorker& bridge) override;
+  void on_worker_stopped(BridgeWorker& bridge) override;
+
+  std::map<std::string, std::string> worker_settings(const UpstreamSettings& upstream, const BridgeSpec& spec) const;
+  void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
+  void on_signal(int signal);
+  void begin_shutdown(const std::string& why);
+  size_t events_in_flight() const;
+  void stop_workers();
+  void finish();
+
+  uv_loop_t* loop_;
+  Config config_;
+  std::string worker_path_;
+  std::vector<std::unique_ptr<BridgeWorker>> bridges_;
+  std::vector<BridgeWorker*> notify_bridges_;
+  Router router_;
+  std::unique_ptr<NotifySource> notify_;
+  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+  UvHandle<uv_timer_t> shutdown_timer_;
+  bool shutting_down_ = false;
+  bool workers_stopping_ = false;
+};
+
+}  // namespace pgep
