@@ -17,6 +17,7 @@ namespace {
 constexpr int kChannel = 1;
 constexpr int kFrameMax = 131072;
 constexpr long kTimeoutSeconds = 10;
+constexpr size_t kMaxShortString = 255;  // AMQP routing keys are short strings
 
 std::string bytes_text(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 
@@ -159,6 +160,10 @@ std::string AmqpPublisher::check_target() {
 
 void AmqpPublisher::publish(const ipc::Publish& message) {
   if (!connection_) return;
+  if (message.routing_key.size() > kMaxShortString) {
+    return listener_.on_unroutable(message.seq, "its routing key is " + std::to_string(message.routing_key.size()) +
+                                                    " bytes; AMQP allows at most 255");
+  }
   std::vector<amqp_table_entry_t> headers;
   for (const auto& [key, value] : message.headers) {
     amqp_table_entry_t entry;

@@ -1,6 +1,7 @@
 #include "workers/mqtt_publisher.h"
 
 #include <mqtt/async_client.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -11,6 +12,8 @@
 namespace pgep {
 
 namespace {
+
+constexpr size_t kMaxTopicBytes = 65535;
 
 void* seq_as_pointer(uint64_t seq) { return reinterpret_cast<void*>(static_cast<uintptr_t>(seq)); }
 uint64_t pointer_as_seq(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
@@ -166,6 +169,13 @@ void MqttPublisher::connect() {
 
 void MqttPublisher::publish(const ipc::Publish& message) {
   if (!session_) return;
+  const std::string& topic = message.routing_key;
+  if (topic.empty() || topic.size() > kMaxTopicBytes || topic.find_first_of("+#") != std::string::npos ||
+      topic.find('\0') != std::string::npos || !simdjson::validate_utf8(topic.data(), topic.size())) {
+    return listener_.on_unroutable(message.seq, "\"" + topic.substr(0, 200) +
+                                                    "\" is not an MQTT topic one can publish to (empty, a wildcard + "
+                                                    "or #, a NUL, not UTF-8, or over 65535 bytes)");
+  }
   try {
     session_->client->publish(message.routing_key, message.body.data(), message.body.size(), qos_, false,
                               seq_as_pointer(message.seq), session_->publish_listener);

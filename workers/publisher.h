@@ -26,7 +26,10 @@ class PublisherListener {
   // The broker refused the message (AMQP nack, a return with unroutable = error, a Redis
   // error reply). The worker resends it after reconnecting.
   virtual void on_refused(uint64_t seq, const std::string& reason) = 0;
-  // A message no queue took, with unroutable = drop: logged and counted, then confirmed.
+  // A message that will never be delivered, logged and counted, then treated as confirmed:
+  // one no queue took (AMQP, unroutable = drop), or one the broker's protocol cannot carry
+  // (an AMQP routing key over 255 bytes, an MQTT topic holding a wildcard). Retrying such a
+  // message would stop the bridge for ever. May be called from inside publish().
   virtual void on_unroutable(uint64_t seq, const std::string& reason) = 0;
 };
 

@@ -91,6 +91,10 @@ void Worker::enqueue(ipc::Publish&& message) {
 }
 
 void Worker::pump() {
+  // A publisher may answer inside publish() (a message it can never send is dropped at once);
+  // the loop below then goes on, so a nested call has nothing to do.
+  if (pumping_) return;
+  pumping_ = true;
   while (connected_ && in_flight_ < window_ && published_ < pending_.size()) {
     Pending& entry = pending_[published_++];
     if (entry.confirmed) continue;  // the broker has it from an earlier connection
@@ -103,6 +107,7 @@ void Worker::pump() {
     }
     publisher_->publish(entry.message);
   }
+  pumping_ = false;
 }
 
 Worker::Pending* Worker::find(uint64_t seq) {
@@ -149,7 +154,9 @@ void Worker::on_refused(uint64_t seq, const std::string& reason) {
 
 void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
   ++count_unroutable_;
-  log_warn("bridge " + bridge_ + ": seq " + std::to_string(seq) + " dropped: " + reason);
+  Pending* entry = find(seq);
+  log_warn("bridge " + bridge_ + ": message " + (entry ? entry->message.message_id : std::to_string(seq)) +
+           " dropped: " + reason);
   on_confirmed(seq);
 }
 

@@ -64,6 +64,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   bool connected_ = false;
   bool shutting_down_ = false;
   bool stopping_ = false;
+  bool pumping_ = false;
   std::deque<Pending> pending_;  // received, not yet acknowledged to the supervisor, in seq order
   size_t published_ = 0;         // pending_[0, published_) went out on the current connection
   size_t in_flight_ = 0;         // published and not yet confirmed

@@ -1,0 +1,185 @@
+"""NOTIFY through pgep to RabbitMQ, Mosquitto and Redis, checked at independent consumers."""
+import os
+
+import pika
+import pytest
+
+from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, unique
+from pgep_process import PgepProcess
+
+
+def database(extra=""):
+    return f"[database]\nuri = {os.environ['PGEP_PG_SOCKET_URI']}\n{extra}\n"
+
+
+def upstream(name, kind, bridges, uri=None, **options):
+    uri = uri or os.environ[{"amqp": "PGEP_AMQP_URI", "mqtt": "PGEP_MQTT_URI", "redis": "PGEP_REDIS_URI"}[kind]]
+    text = f"[upstream.{name}]\nkind = {kind}\nuri = {uri}\nbridge_channels = {bridges}\n"
+    return text + "".join(f"{k} = {v}\n" for k, v in options.items()) + "\n"
+
+
+@pytest.fixture
+def pg():
+    p = Postgres()
+    yield p
+    p.close()
+
+
+def test_every_upstream_and_target_kind_in_one_pgep(pg):
+    channel = unique("events")
+    queue = unique("jobs")
+    exchange_q = AmqpQueue("amq.topic", f"{channel}.#")
+    config = database() + \
+        upstream("bus", "amqp", f"{channel}->exchange:amq.topic, {channel}->queue:{queue}", declare="true") + \
+        upstream("things", "mqtt", f"{channel}->topic:{channel}") + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    mqtt_sub = MqttSubscriber(f"{channel}/#")
+    mqtt_all = MqttSubscriber("#")
+    redis_sub = RedisSubscriber(f"{channel}*")
+    with PgepProcess(config, bridges=4):
+        pg.notify(channel, [f"{channel}.signup|user {i}" for i in range(100)])
+        got = exchange_q.fetch(100)
+        assert [(k, b) for k, b, _ in got] == [(f"{channel}.signup", f"user {i}".encode()) for i in range(100)]
+        props = got[0][2]
+        assert props.content_type == "text/plain"
+        assert props.app_id == "pgep"
+        assert props.delivery_mode == 1
+        assert props.headers == {"pg_channel": channel}
+        assert props.timestamp and props.message_id
+        assert len({p.message_id for _, _, p in got}) == 100
+
+        direct = AmqpQueue(exchange=None, queue=queue, durable=True)
+        assert [b for _, b, _ in direct.fetch(100)] == [f"user {i}".encode() for i in range(100)]
+
+        topic = f"{channel}.{channel}.signup"
+        assert mqtt_all.wait(100) == [(topic, f"user {i}".encode()) for i in range(100)]
+        assert redis_sub.wait(100) == [(topic.encode(), f"user {i}".encode()) for i in range(100)]
+    for c in (exchange_q, direct, mqtt_sub, mqtt_all, redis_sub):
+        c.close()
+
+
+def test_routing_keys_and_bodies_byte_for_byte(pg):
+    channel = unique("keys")
+    fanout = unique("fanout")
+    setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
+    setup.exchange_declare(fanout, "fanout")
+    amqp = AmqpQueue(fanout, "")
+    payloads = ["a.b|dots", "#|hash", "*|star", "clé.ü|non-ascii", "|empty key", "no key at all",
+                "k|body|with|more|bars", "k|", "user.*.#|wild"]
+    expected_amqp = [("a.b", b"dots"), ("#", b"hash"), ("*", b"star"), ("clé.ü", "non-ascii".encode()),
+                     ("", b"empty key"), ("", b"no key at all"), ("k", b"body|with|more|bars"), ("k", b""),
+                     ("user.*.#", b"wild")]
+    redis_sub = RedisSubscriber(f"{channel}*")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{fanout}") + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    with PgepProcess(config, bridges=2):
+        pg.notify(channel, payloads)
+        assert [(k, b) for k, b, _ in amqp.fetch(len(payloads))] == expected_amqp
+        got = redis_sub.wait(len(payloads))
+        assert got == [((channel + "." + k if k else channel).encode(), b) for k, b in expected_amqp]
+    amqp.close()
+    redis_sub.close()
+
+
+def test_mqtt_drops_what_it_cannot_publish_and_goes_on(pg):
+    channel = unique("mq")
+    sub = MqttSubscriber(f"{channel}/#")
+    all_topics = MqttSubscriber("#")
+    config = database() + upstream("things", "mqtt", f"{channel}->topic:{channel}")
+    with PgepProcess(config, bridges=1) as pgep:
+        pg.notify(channel, ["bad#|wildcard in the topic", "ok|after it"])
+        assert all_topics.wait(1) == [(f"{channel}.ok", b"after it")]
+        pgep.wait_log(r"dropped: .*not an MQTT topic")
+    sub.close()
+    all_topics.close()
+
+
+def test_payloads_of_7999_bytes(pg):
+    channel = unique("big")
+    # PostgreSQL folds identical notifications of one transaction: each body is different.
+    bodies = [("é" + "x" * 7988 + f"{i:05d}").encode() for i in range(20)]
+    payloads = ["big|" + b.decode() for b in bodies]
+    assert all(len(p.encode()) == 7999 for p in payloads)
+    amqp = AmqpQueue("amq.topic", "big")
+    redis_sub = RedisSubscriber(f"{channel}*")
+    mqtt_sub = MqttSubscriber(f"{channel}.big")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic") + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}") + \
+        upstream("things", "mqtt", f"{channel}->topic:{channel}")
+    with PgepProcess(config, bridges=3):
+        pg.notify(channel, payloads)
+        assert [b for _, b, _ in amqp.fetch(20)] == bodies
+        assert [b for _, b in redis_sub.wait(20)] == bodies
+        assert [b for _, b in mqtt_sub.wait(20)] == bodies
+    for c in (amqp, redis_sub, mqtt_sub):
+        c.close()
+
+
+def test_many_channels_including_mixed_case(pg):
+    prefix = unique("ch")
+    channels = [f"{prefix}_{i}" for i in range(40)] + [f"{prefix}_MixedCase", f"{prefix} with space"]
+    # One bridge a line: an INI line holds at most 198 bytes.
+    bridges = ",\n    ".join(f"{c}->topic:t{i}" for i, c in enumerate(channels))
+    redis_sub = RedisSubscriber("t*")
+    with PgepProcess(database() + upstream("cache", "redis", bridges), bridges=len(channels)):
+        for i, c in enumerate(channels):
+            pg.notify(c, [f"k|{c}"])
+        got = redis_sub.wait(len(channels))
+        assert sorted(got) == sorted((f"t{i}.k".encode(), c.encode()) for i, c in enumerate(channels))
+    redis_sub.close()
+
+
+def test_seed_format_from_the_environment_alone(pg):
+    channel = unique("seed")
+    redis_sub = RedisSubscriber(f"{channel}*")
+    env = {
+        "PGPROXY_LOCAL-POSTGRESQL_URI": os.environ["PGEP_PG_URI"],
+        "PGPROXY_LOCAL-UPSTREAM": "redis",
+        "PGPROXY_LOCAL-UPSTREAM_CONFIG-URI": os.environ["PGEP_REDIS_URI"],
+        "PGPROXY_LOCAL-UPSTREAM_CONFIG-BRIDGE_CHANNELS": f"{channel}->topic:{channel}",
+    }
+    with PgepProcess(env=env, bridges=1):
+        pg.notify(channel, ["signup|hello"])
+        assert redis_sub.wait(1) == [(f"{channel}.signup".encode(), b"hello")]
+    redis_sub.close()
+
+
+def test_a_missing_exchange_is_a_clear_error_until_it_exists(pg):
+    channel = unique("late")
+    exchange = unique("later")
+    # unroutable = error: a message that reaches the new exchange before the test's queue is
+    # bound to it is published again rather than dropped.
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}", unroutable="error")
+    with PgepProcess(config, bridges=None) as pgep:
+        pgep.wait_log(rf'exchange "{exchange}": NOT_FOUND.*create it, or set declare = true')
+        pg.notify(channel, ["k|sent while the exchange was missing"])
+        setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
+        setup.exchange_declare(exchange, "fanout")
+        q = AmqpQueue(exchange, "")
+        assert [b for _, b, _ in q.fetch(1, timeout=40)] == [b"sent while the exchange was missing"]
+        q.close()
+
+
+def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
+    channel = unique("nobody")
+    exchange = unique("empty")
+    setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
+    setup.exchange_declare(exchange, "direct")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
+    with PgepProcess(config, bridges=1) as pgep:
+        pg.notify(channel, ["nobody|listens"])
+        pgep.wait_log(r'dropped: no queue is bound to exchange "' + exchange + r'" for routing key "nobody"')
+        q = AmqpQueue(exchange, "after")
+        pg.notify(channel, ["after|this one is routed"])
+        assert [b for _, b, _ in q.fetch(1)] == [b"this one is routed"]
+        q.close()
+
+
+def test_sigterm_stops_cleanly_with_no_worker_left(pg):
+    channel = unique("stop")
+    pgep = PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:x"), bridges=1).start()
+    workers = pgep.worker_pids()
+    assert len(workers) == 1
+    assert pgep.stop() == 0
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
