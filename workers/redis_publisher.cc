@@ -1,10 +1,10 @@
 #include "workers/redis_publisher.h"
 
-#include <hiredis/adapters/libuv.h>
 
 #include <stdexcept>
 
 #include "shared/uri.h"
+#include "workers/redis_loop.h"
 
 namespace pgep {
 
@@ -50,7 +50,11 @@ void RedisPublisher::connect() {
     return listener_.on_broker_lost(reason);
   }
   context_->data = this;
-  redisLibuvAttach(context_, loop_);
+  if (attach_redis_to_loop(context_, loop_) != REDIS_OK) {
+    redisAsyncFree(context_);
+    context_ = nullptr;
+    return listener_.on_broker_lost("cannot watch the Redis socket");
+  }
   redisAsyncSetConnectCallback(context_, on_connect);
   redisAsyncSetDisconnectCallback(context_, on_disconnect);
   uv_timer_start(connect_timer_.get(), [](uv_timer_t* t) {

@@ -51,6 +51,17 @@ class AmqpQueue:
             self.channel.queue_bind(self.queue, exchange, binding)
         self.messages = []
 
+    def drain(self, until, timeout=60):
+        """Consumes until until(messages) is true."""
+        deadline = time.monotonic() + timeout
+        for method, props, body in self.channel.consume(self.queue, auto_ack=True, inactivity_timeout=0.2):
+            if method is not None:
+                self.messages.append((method.routing_key, body, props))
+            if until(self.messages) or time.monotonic() > deadline:
+                break
+        self.channel.cancel()
+        return self.messages
+
     def fetch(self, count, timeout=30):
         def more():
             while True:
@@ -70,11 +81,14 @@ class AmqpQueue:
 
 
 class MqttSubscriber:
-    def __init__(self, topic="#", qos=1):
+    """With persistent=True its session (and the QoS 1 messages queued for it) survives a
+    restart of Mosquitto, which the services script runs with persistence on."""
+
+    def __init__(self, topic="#", qos=1, persistent=False):
         self.messages = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(client_id=unique("sub"), clean_session=True)
+        self.client = mqtt.Client(client_id=unique("sub"), clean_session=not persistent)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_connect = lambda c, u, f, rc: c.subscribe(topic, qos)
@@ -99,10 +113,12 @@ class MqttSubscriber:
 
 
 class RedisSubscriber:
-    """Subscribed to every channel matching `pattern`; reconnects by itself if Redis restarts."""
+    """Subscribed to every channel matching `pattern`; reconnects by itself (to self.url, which
+    a test may change) if Redis restarts."""
 
-    def __init__(self, pattern="*"):
+    def __init__(self, pattern="*", url=None):
         self.pattern = pattern
+        self.url = url or os.environ["PGEP_REDIS_URI"]
         self.messages = []
         self.stop_flag = threading.Event()
         self.connected = threading.Event()
@@ -113,7 +129,7 @@ class RedisSubscriber:
     def _run(self):
         while not self.stop_flag.is_set():
             try:
-                client = redis.Redis.from_url(os.environ["PGEP_REDIS_URI"], socket_timeout=1)
+                client = redis.Redis.from_url(self.url, socket_timeout=1)
                 pubsub = client.pubsub()
                 pubsub.psubscribe(self.pattern)
                 while not self.stop_flag.is_set():

@@ -1,0 +1,187 @@
+"""Faults while notifications flow: a worker killed with -9, each broker stopped and restarted,
+PostgreSQL restarted. Every check counts distinct events at an independent consumer."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pika
+import redis
+
+from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, unique
+from conftest import ROOT, run, wait_until
+from pgep_process import PgepProcess
+from test_notify import database, upstream
+
+SERVICES = os.path.join(ROOT, "scripts", "services")
+
+
+class Producer(threading.Thread):
+    """Sends `count` numbered notifications, `batch` per transaction, pausing between batches so
+    that faults land while events flow."""
+
+    def __init__(self, channel, count, batch=100, pause=0.01, key="k"):
+        super().__init__(daemon=True)
+        self.channel, self.count, self.batch, self.pause, self.key = channel, count, batch, pause, key
+        self.sent = 0
+        self.error = None
+
+    def run(self):
+        pg = Postgres()
+        try:
+            for start in range(0, self.count, self.batch):
+                pg.notify(self.channel, [f"{self.key}|{i}" for i in range(start, min(start + self.batch, self.count))],
+                          per_transaction=self.batch)
+                self.sent = min(start + self.batch, self.count)
+                time.sleep(self.pause)
+        except Exception as e:  # reported by finish()
+            self.error = e
+        finally:
+            pg.close()
+
+    def finish(self, timeout=120):
+        self.join(timeout)
+        assert not self.is_alive(), "the producer did not finish"
+        assert self.error is None, f"the producer failed: {self.error}"
+
+
+def numbers(bodies):
+    return [int(b) for b in bodies]
+
+
+def assert_all_once_at_least_and_in_order(bodies, count):
+    got = numbers(bodies)
+    assert set(got) == set(range(count)), f"missing: {sorted(set(range(count)) - set(got))[:20]}"
+    first = []
+    seen = set()
+    for n in got:
+        if n not in seen:
+            seen.add(n)
+            first.append(n)
+    assert first == sorted(first), "first deliveries out of order"
+
+
+def services(command, *names):
+    result = run([SERVICES, command, os.environ["PGEP_SERVICES_DIR"], *names], timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_kill_9_a_worker_while_10000_notifications_flow():
+    channel = unique("kill")
+    count = 10000
+    redis_sub = RedisSubscriber(f"{channel}*")
+    queue = unique("killq")
+    amqp = AmqpQueue(exchange=None, queue=queue, durable=True)
+    config = database() + upstream("cache", "redis", f"{channel}->topic:{channel}") + \
+        upstream("bus", "amqp", f"{channel}->queue:{queue}")
+    with PgepProcess(config, bridges=2) as pgep:
+        producer = Producer(channel, count, batch=50, pause=0.005)
+        producer.start()
+        kills = 0
+        for _ in range(3):
+            wait_until(lambda: producer.sent >= (kills + 1) * count // 4 or not producer.is_alive(), 60,
+                       what="the producer to get further")
+            for pid in pgep.worker_pids():
+                os.kill(pid, signal.SIGKILL)
+            kills += 1
+        producer.finish()
+        pgep.wait_log(r"worker was killed by signal 9", count=2 * kills)
+        got = redis_sub.wait(count, timeout=60)
+        assert_all_once_at_least_and_in_order([b for _, b in got], count)
+        messages = amqp.drain(lambda m: len({b for _, b, _ in m}) >= count)
+        assert_all_once_at_least_and_in_order([b for _, b, _ in messages], count)
+    redis_sub.close()
+    amqp.close()
+
+
+def test_redis_restart_while_events_flow():
+    channel = unique("rr")
+    count = 3000
+    port = int(os.environ["PGEP_REDIS_PORT"])
+    sub = RedisSubscriber(f"{channel}*")
+    with PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:{channel}"), bridges=1) as pgep:
+        producer = Producer(channel, count, batch=50, pause=0.01)
+        producer.start()
+        wait_until(lambda: producer.sent >= count // 3, 60, what="a third of the events")
+        services("stop", "redis")
+        # Pub/sub delivers only to who is subscribed at that instant. The new Redis first
+        # listens on 127.0.0.2 alone, where the subscriber reconnects; pgep's address
+        # 127.0.0.1 opens only once the subscription is back.
+        sub.url = f"redis://127.0.0.2:{port}/0"
+        time.sleep(0.5)  # an outage: events keep coming and wait in pgep's ledger
+        d = os.path.join(os.environ["PGEP_SERVICES_DIR"], "redis")
+        subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.2", "--daemonize", "yes",
+                        "--pidfile", f"{d}/redis.pid", "--dir", d, "--logfile", f"{d}/redis.log",
+                        "--save", "", "--appendonly", "no"], check=True)
+        wait_until(sub.connected.is_set, 20, what="the subscriber to reconnect")
+        redis.Redis(host="127.0.0.2", port=port).config_set("bind", "127.0.0.1 127.0.0.2")
+        producer.finish()
+        got = sub.wait(count, timeout=60)
+        assert set(numbers(b for _, b in got)) == set(range(count))
+        assert pgep.count(r"broker lost") >= 1
+    sub.close()
+
+
+def test_mosquitto_restart_while_events_flow():
+    channel = unique("mr")
+    count = 3000
+    sub = MqttSubscriber(f"{channel}/#", persistent=True)
+    sub_all = MqttSubscriber("#", persistent=True)
+    with PgepProcess(database() + upstream("things", "mqtt", f"{channel}->topic:{channel}"), bridges=1) as pgep:
+        producer = Producer(channel, count, batch=50, pause=0.01)
+        producer.start()
+        wait_until(lambda: producer.sent >= count // 3, 60, what="a third of the events")
+        services("stop", "mosquitto")
+        time.sleep(0.5)
+        services("start", "mosquitto")
+        producer.finish()
+        got = sub_all.wait(count, timeout=60)
+        mine = [b for t, b in got if t.startswith(channel)]
+        wait_until(lambda: len({b for t, b in sub_all.messages if t.startswith(channel)}) >= count, 60,
+                   what="every event at the subscriber")
+        assert set(numbers(b for t, b in sub_all.messages if t.startswith(channel))) == set(range(count))
+        assert mine
+        assert pgep.count(r"broker lost") >= 1
+    sub.close()
+    sub_all.close()
+
+
+def test_rabbitmq_restart_while_events_flow():
+    channel = unique("ar")
+    count = 2000
+    queue = unique("arq")
+    AmqpQueue(exchange=None, queue=queue, durable=True).close()
+    config = database() + upstream("bus", "amqp", f"{channel}->queue:{queue}", delivery_mode="2")
+    with PgepProcess(config, bridges=1) as pgep:
+        producer = Producer(channel, count, batch=50, pause=0.02)
+        producer.start()
+        wait_until(lambda: producer.sent >= count // 4, 60, what="a quarter of the events")
+        services("stop", "rabbitmq")
+        services("start", "rabbitmq")
+        producer.finish()
+        pgep.wait_log(r"broker connected", count=2, timeout=60)
+        consumer = AmqpQueue(exchange=None, queue=queue, durable=True)
+        messages = consumer.drain(lambda m: len({b for _, b, _ in m}) >= count, timeout=90)
+        assert set(numbers(b for _, b, _ in messages)) == set(range(count))
+        consumer.close()
+
+
+def test_postgres_restart_pgep_listens_again_by_itself():
+    channel = unique("pr")
+    sub = RedisSubscriber(f"{channel}*")
+    with PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:{channel}"), bridges=1) as pgep:
+        pg = Postgres()
+        pg.notify(channel, ["k|0"])
+        sub.wait(1)
+        pg.close()
+        services("stop", "postgres")
+        pgep.wait_log(r"NOTIFY connection lost")
+        services("start", "postgres")
+        pgep.wait_log(r"listening on \d+ NOTIFY channel", count=2, timeout=60)
+        pg = Postgres()
+        pg.notify(channel, [f"k|{i}" for i in range(1, 101)])
+        pg.close()
+        got = sub.wait(101)
+        assert set(numbers(b for _, b in got)) == set(range(101))
+    sub.close()
