@@ -31,6 +31,19 @@ std::string host_name() {
   return name;
 }
 
+// What a failed connect's return code means: an MQTT 3.1.1 CONNACK code, or a paho error.
+std::string connect_failure(int code) {
+  switch (code) {
+    case 1: return "the broker refused the protocol version (CONNACK 1)";
+    case 2: return "the broker refused the client id (CONNACK 2)";
+    case 3: return "the broker is unavailable (CONNACK 3)";
+    case 4: return "the broker refused the user name or password (CONNACK 4)";
+    case 5: return "the broker refused: not authorized (CONNACK 5; check username and password)";
+    case -1: return "no connection (refused, unreachable or timed out)";
+    default: return "paho error " + std::to_string(code);
+  }
+}
+
 // Reports a connect's or a publish's outcome from paho's thread.
 class Listener : public mqtt::iaction_listener {
  public:
@@ -42,9 +55,10 @@ class Listener : public mqtt::iaction_listener {
     events_->post({MqttEvents::Kind::Confirmed, generation_, pointer_as_seq(token.get_user_context()), ""});
   }
   void on_failure(const mqtt::token& token) override {
-    std::string reason = "paho error " + std::to_string(token.get_return_code());
-    if (connect_) return events_->post({MqttEvents::Kind::Lost, generation_, 0, "connect failed: " + reason});
-    events_->post({MqttEvents::Kind::Failed, generation_, pointer_as_seq(token.get_user_context()), reason});
+    int code = token.get_return_code();
+    if (connect_) return events_->post({MqttEvents::Kind::Lost, generation_, 0, "connect failed: " + connect_failure(code)});
+    events_->post({MqttEvents::Kind::Failed, generation_, pointer_as_seq(token.get_user_context()),
+                   "paho error " + std::to_string(code)});
   }
 
  private:

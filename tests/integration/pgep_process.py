@@ -3,6 +3,7 @@ it is ready (every LISTEN done and every worker connected to its broker, as its 
 stops it with SIGTERM, and always kills it and its workers at the end."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -43,7 +44,8 @@ class PgepProcess:
 
     def wait_log(self, pattern, count=1, timeout=30, since=0):
         wait_until(lambda: self.count(pattern, since) >= count or self._died(), timeout,
-                   what=f"{count} log line(s) matching {pattern!r}")
+                   what=lambda: f"{count} log line(s) matching {pattern!r}; pgep's log ends with:\n" +
+                   "\n".join(self.log_text().splitlines()[-15:]))
         assert self.proc.poll() is None, "pgep exited:\n" + self.log_text()
 
     def _died(self):
@@ -82,6 +84,8 @@ class PgepProcess:
                 pass
         if getattr(self, "log", None):
             self.log.close()
+        if not os.environ.get("PGEP_KEEP_TEST_LOGS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -2,7 +2,6 @@
 PostgreSQL restarted. Every check counts distinct events at an independent consumer."""
 import os
 import signal
-import subprocess
 import threading
 import time
 
@@ -110,10 +109,9 @@ def test_redis_restart_while_events_flow():
         # 127.0.0.1 opens only once the subscription is back.
         sub.url = f"redis://127.0.0.2:{port}/0"
         time.sleep(0.5)  # an outage: events keep coming and wait in pgep's ledger
-        d = os.path.join(os.environ["PGEP_SERVICES_DIR"], "redis")
-        subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.2", "--daemonize", "yes",
-                        "--pidfile", f"{d}/redis.pid", "--dir", d, "--logfile", f"{d}/redis.log",
-                        "--save", "", "--appendonly", "no"], check=True)
+        result = run([SERVICES, "start", os.environ["PGEP_SERVICES_DIR"], "redis"],
+                     env=dict(os.environ, PGEP_REDIS_BIND="127.0.0.2"))
+        assert result.returncode == 0, result.stderr
         wait_until(sub.connected.is_set, 20, what="the subscriber to reconnect")
         redis.Redis(host="127.0.0.2", port=port).config_set("bind", "127.0.0.1 127.0.0.2")
         producer.finish()

@@ -5,6 +5,7 @@ import pika
 import pytest
 
 from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, unique
+from conftest import wait_until
 from pgep_process import PgepProcess
 
 
@@ -183,3 +184,49 @@ def test_sigterm_stops_cleanly_with_no_worker_left(pg):
     assert pgep.stop() == 0
     for pid in workers:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_credentials_vhost_and_percent_decoding_for_every_broker(pg):
+    channel = unique("cred")
+    queue = unique("credq")
+    auth_port = os.environ["PGEP_MQTT_AUTH_PORT"]
+    user, password = os.environ["PGEP_MQTT_AUTH_USER"], os.environ["PGEP_MQTT_AUTH_PASS"]
+    redis_sub = RedisSubscriber(f"{channel}*")
+    mqtt_sub = MqttSubscriber(f"{channel}/#")
+    mqtt_all = MqttSubscriber("#")
+    config = database() + \
+        upstream("odd", "amqp", f"{channel}->queue:{queue}", uri=os.environ["PGEP_AMQP_ODD_URI"], declare="true") + \
+        upstream("acl", "redis", f"{channel}->topic:{channel}", uri=os.environ["PGEP_REDIS_ACL_URI"]) + \
+        upstream("inuri", "mqtt", f"{channel}->topic:{channel}.uri",
+                 uri=f"mqtt://{user}:{password}@127.0.0.1:{auth_port}") + \
+        upstream("inoptions", "mqtt", f"{channel}->topic:{channel}.options",
+                 uri=f"tcp://127.0.0.1:{auth_port}", username=user, password=password)
+    with PgepProcess(config, bridges=4):
+        pg.notify(channel, ["k|secret handshake"])
+        consumer = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_ODD_URI"])).channel()
+
+        def fetched():
+            method, _, body = consumer.basic_get(queue, auto_ack=True)
+            return body
+        assert wait_until(fetched, 30, what="the message in vhost /pgep") == b"secret handshake"
+        assert redis_sub.wait(1) == [(f"{channel}.k".encode(), b"secret handshake")]
+        got = sorted(t for t, _ in mqtt_all.wait(2))
+        assert got == [f"{channel}.options.k", f"{channel}.uri.k"]
+    for c in (redis_sub, mqtt_sub, mqtt_all):
+        c.close()
+
+
+def test_wrong_credentials_are_clear_errors(pg):
+    channel = unique("wrong")
+    auth_port = os.environ["PGEP_MQTT_AUTH_PORT"]
+    redis_port = os.environ["PGEP_REDIS_PORT"]
+    amqp_port = os.environ["PGEP_AMQP_PORT"]
+    config = database() + \
+        upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=f"amqp://pgep:nope@127.0.0.1:{amqp_port}/") + \
+        upstream("acl", "redis", f"{channel}->topic:x", uri=f"redis://pgep:nope@127.0.0.1:{redis_port}") + \
+        upstream("things", "mqtt", f"{channel}->topic:x", uri=f"mqtt://pgep:nope@127.0.0.1:{auth_port}")
+    with PgepProcess(config, bridges=None) as pgep:
+        pgep.wait_log(r'login to vhost "/" as "pgep": ACCESS_REFUSED')
+        pgep.wait_log(r"Redis refused the login or database: WRONGPASS")
+        pgep.wait_log(r"things/.*broker unreachable: connect failed: the broker refused: not authorized")
+        assert "nope" not in pgep.log_text()

@@ -171,7 +171,8 @@ TEST_CASE("KEY_file reads the value from a file, in the environment and in the f
   CHECK(has_error(r, "password_file", "also given in"));
   CHECK(has_error(r, "PGPROXY_UPSTREAM-MYMQTT-USERNAME_FILE", "also given in"));
 
-  auto ok = load("[database]\nuri_file = " + temp_file("postgresql://u:p@h/d\n") +
+  std::string uri_file = temp_file("postgresql://u:p@h/d\n");
+  auto ok = load("[database]\nuri_file = " + uri_file +
                  "\n[upstream.m]\nkind = mqtt\nuri = mqtt://h\nbridge_channels = a->topic:b\n"
                  "password_file = " + secret + "\n");
   INFO(messages(ok));
@@ -179,6 +180,7 @@ TEST_CASE("KEY_file reads the value from a file, in the environment and in the f
   CHECK(ok.config.database.uri == "postgresql://u:p@h/d");
   CHECK(upstream(ok, "m")->options.at("password") == "s3cret");
   std::remove(secret.c_str());
+  std::remove(uri_file.c_str());
 }
 
 TEST_CASE("an environment KEY_file overrides the file's KEY") {
