@@ -86,6 +86,9 @@ void Supervisor::on_signal(int signal) {
 }
 
 void Supervisor::on_notification(std::string_view channel, std::string_view payload) {
+  if (log_enabled(LogLevel::Debug)) {
+    log_debug("NOTIFY on \"" + std::string(channel) + "\" (" + std::to_string(payload.size()) + " bytes)");
+  }
   router_.route_notification(channel, payload);
   for (BridgeWorker* bridge : notify_bridges_) {
     if (bridge->ledger().full()) return notify_->pause();
