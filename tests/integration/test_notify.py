@@ -230,3 +230,30 @@ def test_wrong_credentials_are_clear_errors(pg):
         pgep.wait_log(r"Redis refused the login or database: WRONGPASS")
         pgep.wait_log(r"things/.*broker unreachable: connect failed: the broker refused: not authorized")
         assert "nope" not in pgep.log_text()
+
+
+def test_tls_to_rabbitmq_and_mosquitto(pg):
+    channel = unique("tls")
+    ca = os.environ["PGEP_TLS_CA"]
+    amqp = AmqpQueue("amq.topic", f"{channel}.#")
+    mqtt_all = MqttSubscriber("#")
+    config = database() + \
+        upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"], tls_ca_file=ca) + \
+        upstream("things", "mqtt", f"{channel}->topic:{channel}", uri=os.environ["PGEP_MQTTS_URI"], tls_ca_file=ca) + \
+        upstream("unchecked", "mqtt", f"{channel}->topic:{channel}.unchecked", uri=os.environ["PGEP_MQTTS_URI"],
+                 tls_verify="false")
+    with PgepProcess(config, bridges=3):
+        pg.notify(channel, [f"{channel}.k|over TLS"])
+        assert [(k, b) for k, b, _ in amqp.fetch(1)] == [(f"{channel}.k", b"over TLS")]
+        got = sorted(t for t, b in mqtt_all.wait(2) if b == b"over TLS")
+        assert got == [f"{channel}.{channel}.k", f"{channel}.unchecked.{channel}.k"]
+    amqp.close()
+    mqtt_all.close()
+
+
+def test_tls_with_an_unknown_ca_is_a_clear_error(pg):
+    channel = unique("badtls")
+    # The system's CAs do not know the test CA: verification must fail, and say so.
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"])
+    with PgepProcess(config, bridges=None) as pgep:
+        pgep.wait_log(r"bus/.*broker unreachable: cannot connect to localhost:\d+: .*(SSL|certificate|verif)")
