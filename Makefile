@@ -121,7 +121,7 @@ install: all
 	install -m 755 $(BUILD)/pgep $(BUILD)/pgep-ctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/pgep-worker $(DESTDIR)$(PREFIX)/bin/
 	ln -sf pgep $(DESTDIR)$(PREFIX)/bin/pg-event-proxy
-	install -m 644 postgres/*.sql $(DESTDIR)$(PREFIX)/share/pgep/sql/
+	$(if $(wildcard postgres/*.sql),install -m 644 $(wildcard postgres/*.sql) $(DESTDIR)$(PREFIX)/share/pgep/sql/)
 	install -m 644 etc/*.ini $(DESTDIR)$(PREFIX)/share/doc/pgep/examples/
 
 clean:

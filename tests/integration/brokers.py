@@ -36,6 +36,14 @@ class Postgres:
         self.conn.close()
 
 
+def declare_exchange(name, kind):
+    conn = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"]))
+    try:
+        conn.channel().exchange_declare(name, kind)
+    finally:
+        conn.close()
+
+
 class AmqpQueue:
     """A queue of its own bound to `exchange`, recording (routing key, body, properties)."""
 

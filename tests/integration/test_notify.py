@@ -4,7 +4,7 @@ import os
 import pika
 import pytest
 
-from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, unique
+from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, declare_exchange, unique
 from conftest import wait_until
 from pgep_process import PgepProcess
 
@@ -62,8 +62,7 @@ def test_every_upstream_and_target_kind_in_one_pgep(pg):
 def test_routing_keys_and_bodies_byte_for_byte(pg):
     channel = unique("keys")
     fanout = unique("fanout")
-    setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
-    setup.exchange_declare(fanout, "fanout")
+    declare_exchange(fanout, "fanout")
     amqp = AmqpQueue(fanout, "")
     payloads = ["a.b|dots", "#|hash", "*|star", "clé.ü|non-ascii", "|empty key", "no key at all",
                 "k|body|with|more|bars", "k|", "user.*.#|wild"]
@@ -154,8 +153,7 @@ def test_a_missing_exchange_is_a_clear_error_until_it_exists(pg):
     with PgepProcess(config, bridges=None) as pgep:
         pgep.wait_log(rf'exchange "{exchange}": NOT_FOUND.*create it, or set declare = true')
         pg.notify(channel, ["k|sent while the exchange was missing"])
-        setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
-        setup.exchange_declare(exchange, "fanout")
+        declare_exchange(exchange, "fanout")
         q = AmqpQueue(exchange, "")
         assert [b for _, b, _ in q.fetch(1, timeout=40)] == [b"sent while the exchange was missing"]
         q.close()
@@ -164,8 +162,7 @@ def test_a_missing_exchange_is_a_clear_error_until_it_exists(pg):
 def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
     channel = unique("nobody")
     exchange = unique("empty")
-    setup = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"])).channel()
-    setup.exchange_declare(exchange, "direct")
+    declare_exchange(exchange, "direct")
     config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
     with PgepProcess(config, bridges=1) as pgep:
         pg.notify(channel, ["nobody|listens"])

@@ -35,6 +35,9 @@ uri = mqtt://user:pass@mosquitto:1883
 bridge_channels = mqttchannel->topic:events
 )";
 
+// The smallest valid upstream, for tests about some other part.
+const std::string kRedisUpstream = "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n";
+
 // The seed's README example, as environment variables.
 Env seed_env() {
   return {{"PGPROXY_LOCAL-POSTGRESQL_URI", "postgresql://username:password@domain.tld:5432/database"},
@@ -195,20 +198,20 @@ TEST_CASE("an environment KEY_file overrides the file's KEY") {
 }
 
 TEST_CASE("KEY and KEY_file from the same source is an error naming both") {
-  auto r = load("[database]\nuri = postgresql://a@b/c\nuri_file = /etc/hostname\n"
-                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  auto r = load("[database]\nuri = postgresql://a@b/c\nuri_file = /etc/hostname\n" +
+                kRedisUpstream);
   CHECK(has_error(r, "uri_file", "given together with [database] uri"));
 }
 
 TEST_CASE("a KEY_file that is too big to be a secret is refused, /dev/zero included") {
-  auto r = load("[database]\nuri_file = /dev/zero\n"
-                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  auto r = load("[database]\nuri_file = /dev/zero\n" +
+                kRedisUpstream);
   CHECK(has_error(r, "uri_file", "larger than 64 KiB"));
 }
 
 TEST_CASE("an unreadable KEY_file names the file") {
-  auto r = load("[database]\nuri_file = /nonexistent/pgep-secret\n"
-                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  auto r = load("[database]\nuri_file = /nonexistent/pgep-secret\n" +
+                kRedisUpstream);
   CHECK(has_error(r, "uri_file", "cannot read /nonexistent/pgep-secret"));
 }
 
@@ -280,11 +283,11 @@ TEST_CASE("missing keys are named as the user would write them, with their varia
 }
 
 TEST_CASE("a PostgreSQL URI with a bad port is caught before connecting") {
-  auto r = load("[database]\nuri = postgresql://u@h1:5432,h2:x/db\n"
-                "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  auto r = load("[database]\nuri = postgresql://u@h1:5432,h2:x/db\n" +
+                kRedisUpstream);
   CHECK(has_error(r, "[database] uri", "bad port \"5432,x\""));
-  auto ok = load("[database]\nuri = host=/run/pg port=5433 dbname=app\n"
-                 "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n");
+  auto ok = load("[database]\nuri = host=/run/pg port=5433 dbname=app\n" +
+                 kRedisUpstream);
   INFO(messages(ok));
   CHECK(ok.ok());
 }
