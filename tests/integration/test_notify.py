@@ -1,5 +1,6 @@
 """NOTIFY through pgep to RabbitMQ, Mosquitto and Redis, checked at independent consumers."""
 import os
+import time
 
 import pika
 import pytest
@@ -254,3 +255,32 @@ def test_tls_with_an_unknown_ca_is_a_clear_error(pg):
     config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"])
     with PgepProcess(config, bridges=None) as pgep:
         pgep.wait_log(r"bus/.*broker unreachable: cannot connect to localhost:\d+: .*(SSL|certificate|verif)")
+
+
+def test_mqtt_qos_0_1_and_2(pg):
+    channel = unique("qos")
+    sub = MqttSubscriber("#", qos=2)
+    config = database() + "".join(
+        upstream(f"q{q}", "mqtt", f"{channel}->topic:{channel}.q{q}", qos=str(q)) for q in (0, 1, 2))
+    with PgepProcess(config, bridges=3):
+        pg.notify(channel, [f"k|{i}" for i in range(50)])
+        got = sub.wait(150)
+        for q in (0, 1, 2):
+            assert [b for t, b in got if t == f"{channel}.q{q}.k"] == [str(i).encode() for i in range(50)]
+    sub.close()
+
+
+def test_amqp_heartbeats_keep_an_idle_connection(pg):
+    channel = unique("beat")
+    amqp = AmqpQueue("amq.topic", f"{channel}.#")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic", heartbeat="1s")
+    with PgepProcess(config, bridges=1) as pgep:
+        # RabbitMQ closes a connection that misses two heartbeats. What is tested is that
+        # nothing happens for four intervals, so this wait is the property, not a sync.
+        start = len(pgep.log_text())
+        time.sleep(4)
+        assert "broker lost" not in pgep.log_text()[start:]
+        pg.notify(channel, [f"{channel}.k|after idling"])
+        assert [b for _, b, _ in amqp.fetch(1)] == [b"after idling"]
+        assert "broker lost" not in pgep.log_text()
+    amqp.close()
