@@ -82,14 +82,24 @@ void NotifySource::send_listen() {
   }
   if (!PQsendQuery(conn_.get(), sql.c_str())) return fail(pq_error(conn_.get()));
   state_ = State::SendingListen;
-  // A short query leaves with the first flush; wait for its results.
-  if (PQflush(conn_.get()) < 0) return fail(pq_error(conn_.get()));
-  watch(UV_READABLE);
+  flush_listen();
 }
 
-void NotifySource::on_socket(int status, int) {
+// Many channels make a long query: what the socket does not take at once goes when it is
+// writable again, while the results are read as they come.
+void NotifySource::flush_listen() {
+  int pending = PQflush(conn_.get());
+  if (pending < 0) return fail(pq_error(conn_.get()));
+  watch(pending ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+void NotifySource::on_socket(int status, int events) {
   if (status < 0) return fail(std::string("socket error: ") + uv_strerror(status));
   if (state_ == State::Connecting) return continue_connect();
+  if (state_ == State::SendingListen && (events & UV_WRITABLE)) {
+    flush_listen();
+    if (state_ != State::SendingListen) return;
+  }
   if (!PQconsumeInput(conn_.get())) return fail(pq_error(conn_.get()));
   if (state_ == State::SendingListen) return read_listen_results();
   deliver();

@@ -47,6 +47,7 @@ class NotifySource {
   void on_socket(int status, int events);
   void continue_connect();
   void send_listen();
+  void flush_listen();
   void read_listen_results();
   void deliver();
   void fail(const std::string& reason);

@@ -4,6 +4,7 @@ import os
 import signal
 
 from brokers import Postgres, RedisSubscriber, unique
+from conftest import wait_until
 from pgep_process import PgepProcess
 from test_notify import database, upstream
 
@@ -70,5 +71,26 @@ def test_sigterm_gives_up_after_shutdown_timeout_and_says_so():
         log = pgep.log_text()
         assert "shutdown_timeout passed with 1 event(s) unconfirmed" in log
         assert "did not exit in time; killing it" in log
+    finally:
+        pgep.kill()
+
+
+def test_workers_exit_when_the_supervisor_is_killed_with_9():
+    channel = unique("orphan")
+    config = database() + upstream("cache", "redis", f"{channel}->topic:a, {channel}->topic:b")
+    pgep = PgepProcess(config, bridges=2).start()
+    try:
+        workers = pgep.worker_pids()
+        assert len(workers) == 2
+        os.kill(pgep.proc.pid, signal.SIGKILL)
+        pgep.proc.wait(10)
+
+        def gone(pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split(")")[-1].split()[0] == "Z"
+            except FileNotFoundError:
+                return True
+        wait_until(lambda: all(gone(p) for p in workers), 10, what="the orphaned workers to exit")
     finally:
         pgep.kill()
