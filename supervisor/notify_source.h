@@ -14,6 +14,7 @@
 
 #include "shared/backoff.h"
 #include "shared/uv_handle.h"
+#include "supervisor/pg_connection.h"
 
 namespace pgep {
 
@@ -38,14 +39,9 @@ class NotifySource {
 
  private:
   enum class State { Idle, Connecting, SendingListen, Listening, Waiting };
-  struct PgConnCloser {
-    void operator()(PGconn* conn) const { PQfinish(conn); }
-  };
 
   void connect();
-  void watch(int events);
   void on_socket(int status, int events);
-  void continue_connect();
   void send_listen();
   void flush_listen();
   void read_listen_results();
@@ -56,9 +52,7 @@ class NotifySource {
   std::string uri_;
   std::vector<std::string> channels_;
   Listener& listener_;
-  std::unique_ptr<PGconn, PgConnCloser> conn_;
-  UvHandle<uv_poll_t> poll_;
-  int polled_fd_ = -1;
+  PgConnection connection_;
   UvHandle<uv_timer_t> retry_timer_;
   Backoff backoff_{100, 10000};
   State state_ = State::Idle;

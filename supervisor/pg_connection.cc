@@ -1,0 +1,68 @@
+#include "supervisor/pg_connection.h"
+
+namespace pgep {
+
+void PgConnection::connect(const std::string& uri, bool replication) {
+  close();
+  // The URI's own application_name wins; pg-event-proxy's name is the fallback, as the seed did.
+  const char* keywords[] = {"dbname", "fallback_application_name", replication ? "replication" : nullptr, nullptr};
+  const char* values[] = {uri.c_str(), "pg-event-proxy", replication ? "database" : nullptr, nullptr};
+  conn_.reset(PQconnectStartParams(keywords, values, /*expand_dbname=*/1));
+  if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) return callbacks_.failed(error());
+  connecting_ = true;
+  continue_connect();
+}
+
+std::string PgConnection::error() const {
+  std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+void PgConnection::close() {
+  poll_.reset();
+  polled_fd_ = -1;
+  connecting_ = false;
+  conn_.reset();
+}
+
+// The socket can change while connecting (another host of a list, a retry without SSL), so
+// it is looked up every time.
+void PgConnection::watch(int events) {
+  int fd = conn_ ? PQsocket(conn_.get()) : -1;
+  if (fd < 0) return callbacks_.failed("libpq has no socket");
+  if (fd != polled_fd_) {
+    poll_ = UvHandle<uv_poll_t>([&](uv_poll_t* p) { return uv_poll_init(loop_, p, fd); });
+    poll_.get()->data = this;
+    polled_fd_ = fd;
+  }
+  if (events == 0) {
+    uv_poll_stop(poll_.get());
+    return;
+  }
+  uv_poll_start(poll_.get(), events, [](uv_poll_t* p, int status, int ev) {
+    if (p->data) static_cast<PgConnection*>(p->data)->on_socket(status, ev);
+  });
+}
+
+void PgConnection::on_socket(int status, int events) {
+  if (connecting_ && status == 0) return continue_connect();
+  callbacks_.ready(status, events);
+}
+
+void PgConnection::continue_connect() {
+  switch (PQconnectPoll(conn_.get())) {
+    case PGRES_POLLING_READING:
+      return watch(UV_READABLE);
+    case PGRES_POLLING_WRITING:
+      return watch(UV_WRITABLE);
+    case PGRES_POLLING_OK:
+      connecting_ = false;
+      return callbacks_.connected();
+    default:
+      connecting_ = false;
+      return callbacks_.failed(error());
+  }
+}
+
+}  // namespace pgep

@@ -1,0 +1,55 @@
+// A libpq connection driven by the libuv loop: connects with PQconnectStartParams and
+// PQconnectPoll, then watches the socket for whoever owns it. Used by the NOTIFY source and by
+// the WAL source (a replication connection).
+#pragma once
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "shared/uv_handle.h"
+
+namespace pgep {
+
+class PgConnection {
+ public:
+  // Called when connected, when the socket is ready (status < 0: a socket error), and when
+  // the connection attempt failed.
+  struct Callbacks {
+    std::function<void()> connected;
+    std::function<void(int status, int events)> ready;
+    std::function<void(const std::string& reason)> failed;
+  };
+
+  PgConnection(uv_loop_t* loop, Callbacks callbacks) : loop_(loop), callbacks_(std::move(callbacks)) {}
+  ~PgConnection() { close(); }
+
+  // Starts connecting to `uri`; pg-event-proxy is the application_name unless the URI says
+  // otherwise. `replication` adds replication=database (for the WAL).
+  void connect(const std::string& uri, bool replication);
+  // Watches the socket for UV_READABLE and/or UV_WRITABLE; 0 stops watching.
+  void watch(int events);
+  void close();
+
+  PGconn* get() const { return conn_.get(); }
+  std::string error() const;
+
+ private:
+  struct Closer {
+    void operator()(PGconn* conn) const { PQfinish(conn); }
+  };
+  void continue_connect();
+  void on_socket(int status, int events);
+
+  uv_loop_t* loop_;
+  Callbacks callbacks_;
+  std::unique_ptr<PGconn, Closer> conn_;
+  UvHandle<uv_poll_t> poll_;
+  int polled_fd_ = -1;
+  bool connecting_ = false;
+};
+
+}  // namespace pgep
