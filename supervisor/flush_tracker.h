@@ -1,0 +1,48 @@
+// The flush rule of DESIGN.md: the LSN pgep confirms to PostgreSQL never passes an event that
+// some bridge has not acknowledged. Each transaction read from the WAL is remembered with, for
+// every ledger it fed, the seq of its last event there; once every such ledger acknowledged
+// that seq, the transaction's end LSN may be confirmed. With nothing in flight and no
+// transaction open, the flush position follows the server's WAL end, so a quiet or filtered
+// stream does not pin WAL.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "supervisor/ledger.h"
+
+namespace pgep {
+
+class FlushTracker {
+ public:
+  // A transaction starts (format 2: its "B" record; format 1: its one message).
+  void begin() { open_ = true; }
+  // An event of the open transaction went into `ledger` with `seq`.
+  void routed(const Ledger* ledger, uint64_t seq);
+  // The open transaction ends; `end_lsn` is where PostgreSQL may resume after it.
+  void commit(uint64_t end_lsn);
+  // Moves the flush position over every transaction all of whose events were acknowledged.
+  // Returns true when it moved.
+  bool advance();
+  // The server reported its WAL end (keepalive or XLogData): followed when nothing is pending.
+  bool server_wal_end(uint64_t lsn);
+
+  uint64_t flush_lsn() const { return flush_lsn_; }
+  // Start from the slot's position.
+  void reset(uint64_t lsn);
+  size_t pending_transactions() const { return pending_.size(); }
+
+ private:
+  struct Transaction {
+    uint64_t end_lsn;
+    std::vector<std::pair<const Ledger*, uint64_t>> last_seq;
+  };
+  bool open_ = false;
+  std::vector<std::pair<const Ledger*, uint64_t>> current_;
+  std::deque<Transaction> pending_;
+  uint64_t flush_lsn_ = 0;
+};
+
+}  // namespace pgep

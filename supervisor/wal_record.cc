@@ -1,0 +1,76 @@
+#include "supervisor/wal_record.h"
+
+#include <simdjson.h>
+
+namespace pgep {
+
+struct WalRecordParser::Impl {
+  simdjson::ondemand::parser parser;
+  std::string buffer;  // the message plus simdjson's padding
+};
+
+WalRecordParser::WalRecordParser() : impl_(new Impl) {}
+WalRecordParser::~WalRecordParser() { delete impl_; }
+
+namespace {
+
+const char* action_word(char action) {
+  switch (action) {
+    case 'I': return "insert";
+    case 'U': return "update";
+    case 'D': return "delete";
+    case 'T': return "truncate";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+std::optional<WalRecord> WalRecordParser::parse(std::string_view json, int format_version, std::string& error) {
+  WalRecord record;
+  if (format_version == 1) {
+    record.routing_key = "transaction";
+    record.begins = record.commits = true;
+    return record;
+  }
+  std::string& buffer = impl_->buffer;
+  buffer.assign(json.data(), json.size());
+  buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view view(buffer.data(), json.size(), buffer.capacity());
+  simdjson::ondemand::document doc;
+  std::string_view action;
+  if (impl_->parser.iterate(view).get(doc) || doc.find_field_unordered("action").get_string().get(action) ||
+      action.size() != 1) {
+    error = "not a wal2json format 2 object with an \"action\"";
+    return std::nullopt;
+  }
+  char a = action[0];
+  if (a == 'B') {
+    record.routing_key = "begin";
+    record.begins = true;
+    return record;
+  }
+  if (a == 'C') {
+    record.routing_key = "commit";
+    record.commits = true;
+    return record;
+  }
+  if (a == 'M') {
+    std::string_view prefix;
+    if (doc.find_field_unordered("prefix").get_string().get(prefix)) prefix = "";
+    record.routing_key = "message." + std::string(prefix);
+    return record;
+  }
+  const char* word = action_word(a);
+  std::string_view schema, table;
+  if (!word || doc.find_field_unordered("schema").get_string().get(schema) ||
+      doc.find_field_unordered("table").get_string().get(table)) {
+    error = "a wal2json change without schema and table, or of unknown action \"" + std::string(action) + "\"";
+    return std::nullopt;
+  }
+  record.routing_key.reserve(schema.size() + table.size() + 10);
+  record.routing_key.append(schema).append(".").append(table).append(".").append(word);
+  return record;
+}
+
+}  // namespace pgep

@@ -1,0 +1,32 @@
+// What routing needs from one wal2json message, parsed with simdjson and nothing more: the
+// body is forwarded exactly as wal2json wrote it.
+//   format 2, one object per change:  schema.table.insert|update|delete|truncate
+//                                      "begin" ("B"), "commit" ("C"), "message.PREFIX" ("M")
+//   format 1, one object per transaction: "transaction"
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgep {
+
+struct WalRecord {
+  std::string routing_key;
+  bool begins = false;   // opens a transaction (format 2 "B")
+  bool commits = false;  // closes one (format 2 "C", and every format 1 message)
+};
+
+class WalRecordParser {
+ public:
+  WalRecordParser();
+  ~WalRecordParser();
+  // Returns nullopt and sets `error` for a message it cannot read.
+  std::optional<WalRecord> parse(std::string_view json, int format_version, std::string& error);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace pgep

@@ -1,0 +1,56 @@
+// The flush rule: never past an unacknowledged event; follow the server when idle.
+#include <catch2/catch.hpp>
+
+#include "supervisor/flush_tracker.h"
+
+using pgep::FlushTracker;
+using pgep::Ledger;
+using pgep::ipc::Publish;
+
+namespace {
+uint64_t add(Ledger& ledger) { return ledger.append(Publish{}); }
+}  // namespace
+
+TEST_CASE("the flush LSN waits for every bridge of a transaction, in commit order") {
+  Ledger a(100, 1 << 20), b(100, 1 << 20);
+  FlushTracker tracker;
+  tracker.reset(100);
+
+  tracker.begin();
+  tracker.routed(&a, add(a));
+  uint64_t b1 = add(b);
+  tracker.routed(&b, b1);
+  tracker.commit(200);
+  tracker.begin();
+  uint64_t a2 = add(a);
+  tracker.routed(&a, a2);
+  tracker.commit(300);
+  CHECK(tracker.flush_lsn() == 100);
+
+  a.acknowledge(a2);  // a is done with both; b still owes the first transaction
+  CHECK(!tracker.advance());
+  CHECK(tracker.flush_lsn() == 100);
+  CHECK(!tracker.server_wal_end(400));  // pending work pins the flush position
+
+  b.acknowledge(b1);
+  CHECK(tracker.advance());
+  CHECK(tracker.flush_lsn() == 300);
+  CHECK(tracker.pending_transactions() == 0);
+  CHECK(tracker.server_wal_end(400));
+  CHECK(tracker.flush_lsn() == 400);
+}
+
+TEST_CASE("a transaction no bridge took is confirmed at once; an open one pins the position") {
+  FlushTracker tracker;
+  tracker.reset(10);
+  tracker.begin();
+  tracker.commit(20);
+  CHECK(tracker.flush_lsn() == 20);
+  tracker.begin();
+  CHECK(!tracker.server_wal_end(50));
+  tracker.commit(40);
+  CHECK(tracker.flush_lsn() == 40);
+  CHECK(tracker.server_wal_end(50));
+  CHECK(!tracker.server_wal_end(45));  // never backwards
+  CHECK(tracker.flush_lsn() == 50);
+}
