@@ -75,9 +75,10 @@ void BridgeWorker::start() {
   log_debug("bridge " + name_ + ": started worker pid " + std::to_string(pid_));
 }
 
-void BridgeWorker::submit(ipc::Publish&& message) {
-  ledger_.append(std::move(message));
+uint64_t BridgeWorker::submit(ipc::Publish&& message) {
+  uint64_t seq = ledger_.append(std::move(message));
   pump();
+  return seq;
 }
 
 void BridgeWorker::pump() {

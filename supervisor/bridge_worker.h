@@ -33,8 +33,8 @@ class BridgeWorker : public ipc::FrameStream::Handler {
   ~BridgeWorker() override;
 
   void start();
-  // Records the event in the ledger and sends it on when the worker is ready.
-  void submit(ipc::Publish&& message);
+  // Records the event in the ledger and sends it on when the worker is ready; returns its seq.
+  uint64_t submit(ipc::Publish&& message);
   // Asks the worker to exit (after the supervisor has waited for the ledger to empty); kills
   // it if it has not exited after `deadline_ms`.
   void shutdown(uint64_t deadline_ms);

@@ -42,7 +42,27 @@ std::vector<BridgeWorker*> Router::notify_bridges() const {
   return bridges;
 }
 
+std::vector<BridgeWorker*> Router::wal_bridges() const {
+  std::vector<BridgeWorker*> bridges;
+  auto found = routes_.find(std::string(kWalChannel));
+  if (found != routes_.end()) {
+    for (const Route& route : found->second) bridges.push_back(route.bridge);
+  }
+  return bridges;
+}
+
 std::string Router::next_message_id() { return id_prefix_ + std::to_string(++counter_); }
+
+uint64_t Router::submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
+                        const std::string& id, uint64_t timestamp) {
+  ipc::Publish message;
+  message.routing_key = destination_for(route.spec, key);
+  message.body = std::string(body);
+  message.message_id = id;
+  message.timestamp_us = timestamp;
+  message.headers = {{"pg_channel", std::string(channel)}};
+  return route.bridge->submit(std::move(message));
+}
 
 void Router::route_notification(std::string_view channel, std::string_view payload) {
   auto found = routes_.find(std::string(channel));
@@ -50,15 +70,19 @@ void Router::route_notification(std::string_view channel, std::string_view paylo
   SplitPayload split = split_payload(payload);
   std::string id = next_message_id();
   uint64_t timestamp = now_us();
+  for (const Route& route : found->second) submit(route, channel, split.key, split.body, id, timestamp);
+}
+
+std::vector<std::pair<const Ledger*, uint64_t>> Router::route_wal(const std::string& key, std::string_view body,
+                                                                  const std::string& id) {
+  std::vector<std::pair<const Ledger*, uint64_t>> routed;
+  auto found = routes_.find(std::string(kWalChannel));
+  if (found == routes_.end()) return routed;
+  uint64_t timestamp = now_us();
   for (const Route& route : found->second) {
-    ipc::Publish message;
-    message.routing_key = destination_for(route.spec, split.key);
-    message.body = std::string(split.body);
-    message.message_id = id;
-    message.timestamp_us = timestamp;
-    message.headers = {{"pg_channel", std::string(channel)}};
-    route.bridge->submit(std::move(message));
+    routed.emplace_back(&route.bridge->ledger(), submit(route, kWalChannel, key, body, id, timestamp));
   }
+  return routed;
 }
 
 }  // namespace pgep

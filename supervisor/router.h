@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -20,11 +21,15 @@ class Router {
   void add(const BridgeSpec& spec, BridgeWorker& bridge);
   // The NOTIFY channels some bridge reads, each once.
   std::vector<std::string> notify_channels() const;
-  // The bridges fed by NOTIFY.
+  // The bridges fed by NOTIFY, and those fed by the WAL.
   std::vector<BridgeWorker*> notify_bridges() const;
+  std::vector<BridgeWorker*> wal_bridges() const;
 
   // A notification "key|body" on `channel`.
   void route_notification(std::string_view channel, std::string_view payload);
+  // A wal2json message with its routing key and id; returns where it went (ledger, seq).
+  std::vector<std::pair<const Ledger*, uint64_t>> route_wal(const std::string& key, std::string_view body,
+                                                            const std::string& id);
 
  private:
   struct Route {
@@ -32,6 +37,8 @@ class Router {
     BridgeWorker* bridge;
   };
   std::string next_message_id();
+  uint64_t submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
+                  const std::string& id, uint64_t timestamp);
 
   std::unordered_map<std::string, std::vector<Route>> routes_;
   std::string id_prefix_;  // unique to this supervisor's run

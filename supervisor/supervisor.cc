@@ -24,10 +24,6 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
   for (const UpstreamSettings& upstream : config_.upstreams) {
     for (const BridgeSpec& spec : upstream.bridges) {
       std::string name = upstream.name + "/" + spec.text();
-      if (spec.is_wal()) {
-        log_warn("bridge " + name + ": WAL streaming is not built yet; this bridge stays idle");
-        continue;
-      }
       bridges_.push_back(std::make_unique<BridgeWorker>(loop_, name, worker_settings(upstream, spec),
                                                         daemon.ledger_max_events, daemon.ledger_max_bytes,
                                                         worker_path_, *this));
@@ -35,8 +31,10 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
     }
   }
   notify_bridges_ = router_.notify_bridges();
+  wal_bridges_ = router_.wal_bridges();
   std::vector<std::string> channels = router_.notify_channels();
   if (!channels.empty()) notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+  if (!wal_bridges_.empty()) wal_ = std::make_unique<WalSource>(loop_, config_.database, *this);
 }
 
 Supervisor::~Supervisor() = default;
@@ -61,8 +59,9 @@ int Supervisor::run() {
   log_info("starting " + std::to_string(bridges_.size()) + " bridge(s)");
   for (auto& bridge : bridges_) bridge->start();
   if (notify_) notify_->start();
+  if (wal_) wal_->start();
   uv_run(loop_, UV_RUN_DEFAULT);
-  return 0;
+  return exit_status_;
 }
 
 void Supervisor::watch_signal(UvHandle<uv_signal_t>& handle, int signal) {
@@ -85,27 +84,55 @@ void Supervisor::on_signal(int signal) {
   begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+namespace {
+
+bool any_full(const std::vector<BridgeWorker*>& bridges) {
+  return std::any_of(bridges.begin(), bridges.end(), [](BridgeWorker* b) { return b->ledger().full(); });
+}
+
+bool all_below_low_water(const std::vector<BridgeWorker*>& bridges) {
+  return std::all_of(bridges.begin(), bridges.end(), [](BridgeWorker* b) { return b->ledger().below_low_water(); });
+}
+
+}  // namespace
+
 void Supervisor::on_notification(std::string_view channel, std::string_view payload) {
   if (log_enabled(LogLevel::Debug)) {
     log_debug("NOTIFY on \"" + std::string(channel) + "\" (" + std::to_string(payload.size()) + " bytes)");
   }
   router_.route_notification(channel, payload);
-  for (BridgeWorker* bridge : notify_bridges_) {
-    if (bridge->ledger().full()) return notify_->pause();
-  }
+  if (any_full(notify_bridges_)) notify_->pause();
 }
 
 void Supervisor::on_notify_ready(bool) {}
 
+WalSource::Routed Supervisor::on_wal_record(const std::string& routing_key, std::string_view body,
+                                            const std::string& id) {
+  WalSource::Routed routed = router_.route_wal(routing_key, body, id);
+  if (any_full(wal_bridges_)) wal_->pause();
+  return routed;
+}
+
+void Supervisor::on_wal_ready(bool) {}
+
+void Supervisor::on_wal_fatal(const std::string& reason) {
+  log_error("WAL: " + reason + "; stopping");
+  exit_status_ = 1;
+  if (shutting_down_) return;
+  // Not from inside the WAL source's own callback: stopping destroys it.
+  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+    static_cast<Supervisor*>(t->data)->begin_shutdown("a WAL error");
+  }, 0, 0);
+}
+
 void Supervisor::on_acknowledged(BridgeWorker&) {
+  if (wal_) wal_->on_acknowledged();
   if (shutting_down_) {
     if (events_in_flight() == 0) stop_workers();
     return;
   }
-  if (!notify_) return;
-  bool all_low = std::all_of(notify_bridges_.begin(), notify_bridges_.end(),
-                             [](BridgeWorker* b) { return b->ledger().below_low_water(); });
-  if (all_low) notify_->resume();
+  if (notify_ && all_below_low_water(notify_bridges_)) notify_->resume();
+  if (wal_ && all_below_low_water(wal_bridges_)) wal_->resume();
 }
 
 size_t Supervisor::events_in_flight() const {
@@ -117,6 +144,7 @@ size_t Supervisor::events_in_flight() const {
 void Supervisor::begin_shutdown(const std::string& why) {
   shutting_down_ = true;
   notify_.reset();  // read nothing more
+  if (wal_) wal_->pause();  // the connection stays, to confirm what is acknowledged meanwhile
   size_t in_flight = events_in_flight();
   log_info(why + ": stopping; waiting up to " + std::to_string(config_.daemon.shutdown_timeout_ms) + " ms for " +
            std::to_string(in_flight) + " event(s) in flight");
@@ -133,6 +161,11 @@ void Supervisor::stop_workers() {
   if (workers_stopping_) return;
   workers_stopping_ = true;
   uv_timer_stop(shutdown_timer_.get());
+  if (wal_) {
+    wal_->on_acknowledged();
+    wal_->send_status();  // the last position all bridges acknowledged
+    wal_.reset();
+  }
   for (auto& bridge : bridges_) bridge->shutdown(kWorkerExitMs);
   if (bridges_.empty()) finish();
 }

@@ -15,10 +15,11 @@
 #include "supervisor/bridge_worker.h"
 #include "supervisor/notify_source.h"
 #include "supervisor/router.h"
+#include "supervisor/wal_source.h"
 
 namespace pgep {
 
-class Supervisor : public NotifySource::Listener, public BridgeWorker::Owner {
+class Supervisor : public NotifySource::Listener, public WalSource::Listener, public BridgeWorker::Owner {
  public:
   Supervisor(uv_loop_t* loop, Config config, std::string worker_path);
   ~Supervisor() override;
@@ -30,6 +31,11 @@ class Supervisor : public NotifySource::Listener, public BridgeWorker::Owner {
   // NotifySource::Listener
   void on_notification(std::string_view channel, std::string_view payload) override;
   void on_notify_ready(bool ready) override;
+  // WalSource::Listener
+  WalSource::Routed on_wal_record(const std::string& routing_key, std::string_view body,
+                                  const std::string& id) override;
+  void on_wal_ready(bool ready) override;
+  void on_wal_fatal(const std::string& reason) override;
   // BridgeWorker::Owner
   void on_acknowledged(BridgeWorker& bridge) override;
   void on_worker_stopped(BridgeWorker& bridge) override;
@@ -47,12 +53,15 @@ class Supervisor : public NotifySource::Listener, public BridgeWorker::Owner {
   std::string worker_path_;
   std::vector<std::unique_ptr<BridgeWorker>> bridges_;
   std::vector<BridgeWorker*> notify_bridges_;
+  std::vector<BridgeWorker*> wal_bridges_;
   Router router_;
   std::unique_ptr<NotifySource> notify_;
+  std::unique_ptr<WalSource> wal_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   UvHandle<uv_timer_t> shutdown_timer_;
   bool shutting_down_ = false;
   bool workers_stopping_ = false;
+  int exit_status_ = 0;
 };
 
 }  // namespace pgep
