@@ -1,0 +1,154 @@
+"""Row changes from the WAL (wal2json through a logical slot) to the brokers, at least once."""
+import json
+import os
+import signal
+
+import psycopg2
+
+from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
+from conftest import wait_until
+from pgep_process import PgepProcess
+from test_notify import upstream
+
+
+def database(slot, extra=""):
+    return f"[database]\nuri = {os.environ['PGEP_PG_SOCKET_URI']}\nreplication_slot = {slot}\n{extra}\n"
+
+
+def connect():
+    conn = psycopg2.connect(os.environ["PGEP_PG_URI"])
+    conn.autocommit = True
+    return conn
+
+
+def slot_position(slot):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT confirmed_flush_lsn, pg_current_wal_lsn() FROM pg_replication_slots WHERE slot_name = %s",
+                    (slot,))
+        row = cur.fetchone()
+    return row
+
+
+def drop_slot(slot):
+    conn = connect()
+    with conn.cursor() as cur:
+        wait_until(lambda: not _slot_active(cur, slot), 20, what=f"slot {slot} to be released")
+        cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+    conn.close()
+
+
+def _slot_active(cur, slot):
+    cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def make_table(name):
+    conn = connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, note text)")
+    return conn
+
+
+def insert_rows(conn, table, first, count, per_transaction):
+    with conn.cursor() as cur:
+        for start in range(first, first + count, per_transaction):
+            end = min(start + per_transaction, first + count)
+            cur.execute(f"INSERT INTO {table} SELECT i, 'row ' || i FROM generate_series(%s, %s) i", (start, end - 1))
+
+
+def row_ids(bodies, table):
+    ids = []
+    for body in bodies:
+        record = json.loads(body)
+        if record.get("action") == "I" and record.get("table") == table:
+            ids.append(next(c["value"] for c in record["columns"] if c["name"] == "id"))
+    return ids
+
+
+def test_rows_reach_every_upstream_with_their_routing_keys():
+    slot = unique("slot")
+    table = unique("orders")
+    conn = make_table(table)
+    redis_sub = RedisSubscriber("wal*")
+    mqtt_all = MqttSubscriber("#")
+    amqp = AmqpQueue("amq.topic", f"public.{table}.*")
+    config = database(slot) + upstream("cache", "redis", "wal2json->topic:wal") + \
+        upstream("things", "mqtt", "wal2json->topic:wal") + upstream("bus", "amqp", "wal2json->exchange:amq.topic")
+    try:
+        with PgepProcess(config, bridges=3, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            insert_rows(conn, table, 0, 3000, 1000)
+            with conn.cursor() as cur:
+                cur.execute(f"UPDATE {table} SET note = 'changed' WHERE id = 7")
+                cur.execute(f"DELETE FROM {table} WHERE id = 8")
+            got = [m for m in amqp.fetch(3002, timeout=60)]
+            keys = [k for k, _, _ in got]
+            assert keys.count(f"public.{table}.insert") == 3000
+            assert keys[-2:] == [f"public.{table}.update", f"public.{table}.delete"]
+            assert sorted(row_ids([b for _, b, _ in got], table)) == list(range(3000))
+            ids = [p.message_id for _, _, p in got]
+            assert len(set(ids)) == len(ids)
+            assert all(p.headers == {"pg_channel": "wal2json"} for _, _, p in got)
+            redis_got = wait_until(lambda: len([1 for c, _ in redis_sub.messages
+                                                if c == f"wal.public.{table}.insert".encode()]) >= 3000 and redis_sub.messages,
+                                   60, what="3000 inserts at Redis")
+            channels = [c for c, _ in redis_sub.messages]
+            assert channels.count(b"wal.begin") >= 4 and channels.count(b"wal.commit") >= 4
+            wait_until(lambda: len([t for t, _ in mqtt_all.messages if t == f"wal.public.{table}.insert"]) >= 3000, 60,
+                       what="3000 inserts at MQTT")
+            assert redis_got
+    finally:
+        for c in (redis_sub, mqtt_all, amqp):
+            c.close()
+        conn.close()
+        drop_slot(slot)
+
+
+def test_the_slot_position_moves_forward_while_the_stream_is_idle():
+    slot = unique("idle")
+    config = database(slot) + upstream("cache", "redis", "wal2json->topic:wal")
+    other = unique("otherdb")
+    admin = connect()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {other}")
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            start, _ = slot_position(slot)
+            # WAL written in another database is not decoded for this slot: the stream is idle.
+            dsn = os.environ["PGEP_PG_URI"].rsplit("/", 1)[0] + "/" + other
+            writer = psycopg2.connect(dsn)
+            writer.autocommit = True
+            with writer.cursor() as cur:
+                cur.execute("CREATE TABLE filler (x int)")
+                cur.execute("INSERT INTO filler SELECT generate_series(1, 10000)")
+                cur.execute("SELECT pg_current_wal_lsn()")
+                written = cur.fetchone()[0]
+            writer.close()
+
+            def moved():
+                confirmed, _ = slot_position(slot)
+                with connect() as c, c.cursor() as cur:
+                    cur.execute("SELECT %s::pg_lsn >= %s::pg_lsn", (confirmed, written))
+                    return cur.fetchone()[0]
+            wait_until(moved, 60, what=f"confirmed_flush_lsn to pass {written} (it was {start})")
+    finally:
+        drop_slot(slot)
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {other}")
+        admin.close()
+
+
+def test_a_slot_of_another_plugin_is_a_clear_error():
+    slot = unique("pgout")
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (slot,))
+    try:
+        pgep = PgepProcess(database(slot) + upstream("cache", "redis", "wal2json->topic:wal"), notify=False).start(
+            wait_ready=False)
+        assert pgep.proc.wait(30) == 1
+        assert f'the replication slot {slot} uses the plugin "test_decoding", not wal2json' in pgep.log_text()
+        pgep.kill()
+    finally:
+        drop_slot(slot)
