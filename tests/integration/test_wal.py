@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import time
 
 import psycopg2
 
@@ -151,4 +152,114 @@ def test_a_slot_of_another_plugin_is_a_clear_error():
         assert f'the replication slot {slot} uses the plugin "test_decoding", not wal2json' in pgep.log_text()
         pgep.kill()
     finally:
+        drop_slot(slot)
+
+
+class RowWriter:
+    """Inserts `count` rows in transactions of random sizes (1 to `largest`), in a thread."""
+
+    def __init__(self, table, count, largest, seed=7, pause=0.0):
+        import random
+        import threading
+        self.table, self.count, self.largest, self.pause = table, count, largest, pause
+        self.random = random.Random(seed)
+        self.written = 0
+        self.error = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        try:
+            conn = connect()
+            while self.written < self.count:
+                size = min(self.random.randint(1, self.largest), self.count - self.written)
+                insert_rows(conn, self.table, self.written, size, size)
+                self.written += size
+                time.sleep(self.pause)
+            conn.close()
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def finish(self, timeout=300):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the writer did not finish"
+        assert self.error is None, f"the writer failed: {self.error}"
+
+
+def redis_row_ids(sub, table):
+    return row_ids([b for c, b in list(sub.messages) if c.endswith(b".insert")], table)
+
+
+def test_kill_9_the_supervisor_while_rows_flow_every_row_arrives():
+    slot = unique("crash")
+    table = unique("crashed")
+    conn = make_table(table)
+    conn.close()
+    count = 20000
+    sub = RedisSubscriber("crash*")
+    config = database(slot) + upstream("cache", "redis", "wal2json->topic:crash")
+    # Rows written before the slot exists are not in it: the writer starts once pgep streams.
+    writer = RowWriter(table, count, 500, pause=0.05)
+    try:
+        for round in range(5):
+            pgep = PgepProcess(config, bridges=1, notify=False).start()
+            workers = pgep.worker_pids()
+            if round == 0:
+                pgep.wait_log(r"streaming the WAL from slot " + slot)
+                writer.start()
+            target = (round + 1) * count // 6
+            wait_until(lambda: len(set(redis_row_ids(sub, table))) >= target or not writer.thread.is_alive(), 120,
+                       what=f"{target} rows before killing pgep")
+            os.kill(pgep.proc.pid, signal.SIGKILL)
+            pgep.proc.wait(10)
+
+            def gone(pid):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        return f.read().split(")")[-1].split()[0] == "Z"
+                except FileNotFoundError:
+                    return True
+            wait_until(lambda: all(gone(p) for p in workers), 20, what="the workers to exit with their supervisor")
+            pgep.kill()
+        writer.finish()
+        with PgepProcess(config, bridges=1, notify=False):
+            def missing():
+                return sorted(set(range(count)) - set(redis_row_ids(sub, table)))
+            wait_until(lambda: not missing(), 120,
+                       what=lambda: f"every row (missing {len(missing())}: {missing()[:5]}...{missing()[-5:]})")
+    finally:
+        sub.close()
+        drop_slot(slot)
+
+
+def test_50000_rows_in_transactions_of_1_to_5000_rows_reach_each_upstream():
+    slot = unique("bulk")
+    table = unique("bulk")
+    make_table(table).close()
+    count = 50000
+    redis_sub = RedisSubscriber("bulk*")
+    mqtt_all = MqttSubscriber("#")
+    amqp = AmqpQueue("amq.topic", f"public.{table}.insert")
+    config = database(slot) + upstream("cache", "redis", "wal2json->topic:bulk") + \
+        upstream("things", "mqtt", "wal2json->topic:bulk") + upstream("bus", "amqp", "wal2json->exchange:amq.topic")
+    try:
+        with PgepProcess(config, bridges=3, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            writer = RowWriter(table, count, 5000, seed=11).start()
+            writer.finish()
+            wait_until(lambda: len(set(redis_row_ids(redis_sub, table))) >= count, 120, what="every row at Redis")
+            assert set(redis_row_ids(redis_sub, table)) == set(range(count))
+            topic = f"bulk.public.{table}.insert"
+            wait_until(lambda: len([1 for t, _ in mqtt_all.messages if t == topic]) >= count, 120,
+                       what="every row at MQTT")
+            assert set(row_ids([b for t, b in list(mqtt_all.messages) if t == topic], table)) == set(range(count))
+            got = amqp.drain(lambda m: len(m) >= count, timeout=120)
+            assert {k for k, _, _ in got} == {f"public.{table}.insert"}
+            assert set(row_ids([b for _, b, _ in got], table)) == set(range(count))
+    finally:
+        for c in (redis_sub, mqtt_all, amqp):
+            c.close()
         drop_slot(slot)
