@@ -263,3 +263,50 @@ def test_50000_rows_in_transactions_of_1_to_5000_rows_reach_each_upstream():
         for c in (redis_sub, mqtt_all, amqp):
             c.close()
         drop_slot(slot)
+
+
+def test_a_transaction_larger_than_the_ledger_streams_through():
+    slot = unique("big")
+    table = unique("bigtx")
+    conn = make_table(table)
+    sub = RedisSubscriber("bigtx*")
+    config = "[pgep]\nledger_max_events = 100\n\n" + database(slot) + upstream("cache", "redis", "wal2json->topic:bigtx")
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            insert_rows(conn, table, 0, 5000, 5000)  # one transaction of 5000 rows
+            wait_until(lambda: len(set(redis_row_ids(sub, table))) >= 5000, 60, what="every row of the transaction")
+            assert set(redis_row_ids(sub, table)) == set(range(5000))
+            assert pgep.count(r"WAL source paused") >= 1
+            wait_until(lambda: slot_position(slot)[0] == slot_position(slot)[1], 30,
+                       what="the slot to be confirmed up to the WAL end once all is acknowledged")
+    finally:
+        sub.close()
+        conn.close()
+        drop_slot(slot)
+
+
+def test_kill_9_the_workers_again_and_again_while_rows_flow():
+    slot = unique("wk")
+    table = unique("wkill")
+    make_table(table).close()
+    count = 10000
+    sub = RedisSubscriber("wkill*")
+    config = database(slot) + upstream("cache", "redis", "wal2json->topic:wkill")
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            writer = RowWriter(table, count, 200, pause=0.02).start()
+            killed = 0
+            for round in range(1, 6):
+                wait_until(lambda: len(set(redis_row_ids(sub, table))) >= round * count // 7 or
+                           not writer.thread.is_alive(), 60, what="rows to flow")
+                for pid in pgep.worker_pids():
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+            writer.finish()
+            assert killed >= 3
+            wait_until(lambda: set(redis_row_ids(sub, table)) >= set(range(count)), 120, what="every row")
+    finally:
+        sub.close()
+        drop_slot(slot)
