@@ -65,17 +65,23 @@ uint64_t Router::submit(const Route& route, std::string_view channel, std::strin
 }
 
 void Router::route_notification(std::string_view channel, std::string_view payload) {
-  auto found = routes_.find(std::string(channel));
-  if (found == routes_.end()) return;
-  SplitPayload split = split_payload(payload);
-  std::string id = next_message_id();
-  uint64_t timestamp = now_us();
-  for (const Route& route : found->second) submit(route, channel, split.key, split.body, id, timestamp);
+  if (routes_.count(std::string(channel))) route_payload(channel, payload, next_message_id());
 }
 
-std::vector<std::pair<const Ledger*, uint64_t>> Router::route_wal(const std::string& key, std::string_view body,
-                                                                  const std::string& id) {
-  std::vector<std::pair<const Ledger*, uint64_t>> routed;
+Router::Routed Router::route_payload(std::string_view channel, std::string_view payload, const std::string& id) {
+  Routed routed;
+  auto found = routes_.find(std::string(channel));
+  if (found == routes_.end() || channel == kWalChannel) return routed;
+  SplitPayload split = split_payload(payload);
+  uint64_t timestamp = now_us();
+  for (const Route& route : found->second) {
+    routed.emplace_back(&route.bridge->ledger(), submit(route, channel, split.key, split.body, id, timestamp));
+  }
+  return routed;
+}
+
+Router::Routed Router::route_wal(const std::string& key, std::string_view body, const std::string& id) {
+  Routed routed;
   auto found = routes_.find(std::string(kWalChannel));
   if (found == routes_.end()) return routed;
   uint64_t timestamp = now_us();

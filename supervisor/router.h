@@ -25,11 +25,14 @@ class Router {
   std::vector<BridgeWorker*> notify_bridges() const;
   std::vector<BridgeWorker*> wal_bridges() const;
 
+  using Routed = std::vector<std::pair<const Ledger*, uint64_t>>;
+
   // A notification "key|body" on `channel`.
   void route_notification(std::string_view channel, std::string_view payload);
+  // A durable message (an outbox row) "key|body" for `channel`, with its own id.
+  Routed route_payload(std::string_view channel, std::string_view payload, const std::string& id);
   // A wal2json message with its routing key and id; returns where it went (ledger, seq).
-  std::vector<std::pair<const Ledger*, uint64_t>> route_wal(const std::string& key, std::string_view body,
-                                                            const std::string& id);
+  Routed route_wal(const std::string& key, std::string_view body, const std::string& id);
 
  private:
   struct Route {

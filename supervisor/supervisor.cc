@@ -33,7 +33,10 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
   notify_bridges_ = router_.notify_bridges();
   wal_bridges_ = router_.wal_bridges();
   std::vector<std::string> channels = router_.notify_channels();
-  if (!channels.empty()) notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+  if (!channels.empty()) {
+    notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+    outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, *this);
+  }
   if (!wal_bridges_.empty()) wal_ = std::make_unique<WalSource>(loop_, config_.database, *this);
 }
 
@@ -59,6 +62,7 @@ int Supervisor::run() {
   log_info("starting " + std::to_string(bridges_.size()) + " bridge(s)");
   for (auto& bridge : bridges_) bridge->start();
   if (notify_) notify_->start();
+  if (outbox_) outbox_->start();
   if (wal_) wal_->start();
   uv_run(loop_, UV_RUN_DEFAULT);
   return exit_status_;
@@ -106,6 +110,12 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
 
 void Supervisor::on_notify_ready(bool) {}
 
+OutboxSource::Routed Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
+  OutboxSource::Routed routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
+  if (any_full(notify_bridges_)) outbox_->pause();
+  return routed;
+}
+
 WalSource::Routed Supervisor::on_wal_record(const std::string& routing_key, std::string_view body,
                                             const std::string& id) {
   WalSource::Routed routed = router_.route_wal(routing_key, body, id);
@@ -127,11 +137,13 @@ void Supervisor::on_wal_fatal(const std::string& reason) {
 
 void Supervisor::on_acknowledged(BridgeWorker&) {
   if (wal_) wal_->on_acknowledged();
+  if (outbox_) outbox_->on_acknowledged();
   if (shutting_down_) {
     if (events_in_flight() == 0) stop_workers();
     return;
   }
   if (notify_ && all_below_low_water(notify_bridges_)) notify_->resume();
+  if (outbox_ && all_below_low_water(notify_bridges_)) outbox_->resume();
   if (wal_ && all_below_low_water(wal_bridges_)) wal_->resume();
 }
 
@@ -144,6 +156,7 @@ size_t Supervisor::events_in_flight() const {
 void Supervisor::begin_shutdown(const std::string& why) {
   shutting_down_ = true;
   notify_.reset();  // read nothing more
+  if (outbox_) outbox_->pause();  // but go on deleting what is acknowledged
   if (wal_) wal_->pause();  // the connection stays, to confirm what is acknowledged meanwhile
   size_t in_flight = events_in_flight();
   log_info(why + ": stopping; waiting up to " + std::to_string(config_.daemon.shutdown_timeout_ms) + " ms for " +
@@ -161,6 +174,7 @@ void Supervisor::stop_workers() {
   if (workers_stopping_) return;
   workers_stopping_ = true;
   uv_timer_stop(shutdown_timer_.get());
+  outbox_.reset();
   if (wal_) {
     wal_->on_acknowledged();
     wal_->send_status();  // the last position all bridges acknowledged

@@ -14,12 +14,16 @@
 #include "shared/uv_handle.h"
 #include "supervisor/bridge_worker.h"
 #include "supervisor/notify_source.h"
+#include "supervisor/outbox_source.h"
 #include "supervisor/router.h"
 #include "supervisor/wal_source.h"
 
 namespace pgep {
 
-class Supervisor : public NotifySource::Listener, public WalSource::Listener, public BridgeWorker::Owner {
+class Supervisor : public NotifySource::Listener,
+                   public OutboxSource::Listener,
+                   public WalSource::Listener,
+                   public BridgeWorker::Owner {
  public:
   Supervisor(uv_loop_t* loop, Config config, std::string worker_path);
   ~Supervisor() override;
@@ -31,6 +35,8 @@ class Supervisor : public NotifySource::Listener, public WalSource::Listener, pu
   // NotifySource::Listener
   void on_notification(std::string_view channel, std::string_view payload) override;
   void on_notify_ready(bool ready) override;
+  // OutboxSource::Listener
+  OutboxSource::Routed on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) override;
   // WalSource::Listener
   WalSource::Routed on_wal_record(const std::string& routing_key, std::string_view body,
                                   const std::string& id) override;
@@ -56,6 +62,7 @@ class Supervisor : public NotifySource::Listener, public WalSource::Listener, pu
   std::vector<BridgeWorker*> wal_bridges_;
   Router router_;
   std::unique_ptr<NotifySource> notify_;
+  std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   UvHandle<uv_timer_t> shutdown_timer_;
