@@ -310,3 +310,57 @@ def test_kill_9_the_workers_again_and_again_while_rows_flow():
     finally:
         sub.close()
         drop_slot(slot)
+
+
+def test_a_frozen_broker_pauses_the_wal_within_the_bound_and_delivery_resumes():
+    slot = unique("frozen")
+    table = unique("frozen")
+    conn = make_table(table)
+    count = 20000
+    sub = RedisSubscriber("frozen*")
+    redis_pid = int(open(os.path.join(os.environ["PGEP_SERVICES_DIR"], "redis", "redis.pid")).read())
+    config = "[pgep]\nledger_max_events = 500\n\n" + database(slot) + upstream("cache", "redis", "wal2json->topic:frozen")
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            os.kill(redis_pid, signal.SIGSTOP)  # connections stay open, nothing is answered
+            try:
+                insert_rows(conn, table, 0, count, 1000)
+                pgep.wait_log(r"WAL source paused")
+                confirmed, current = slot_position(slot)
+                with connect() as c, c.cursor() as cur:  # PostgreSQL holds the WAL for the slot
+                    cur.execute("SELECT %s::pg_lsn < %s::pg_lsn", (confirmed, current))
+                    assert cur.fetchone()[0]
+            finally:
+                os.kill(redis_pid, signal.SIGCONT)
+            wait_until(lambda: len(set(redis_row_ids(sub, table))) >= count, 120, what="every row after the thaw")
+            assert set(redis_row_ids(sub, table)) == set(range(count))
+    finally:
+        sub.close()
+        conn.close()
+        drop_slot(slot)
+
+
+def test_a_broker_restart_mid_stream_every_row_arrives():
+    slot = unique("mrst")
+    table = unique("mrestart")
+    make_table(table).close()
+    count = 6000
+    sub = MqttSubscriber("#", persistent=True)
+    config = database(slot) + upstream("things", "mqtt", "wal2json->topic:mrestart")
+    topic = f"mrestart.public.{table}.insert"
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+            writer = RowWriter(table, count, 100, pause=0.01).start()
+            wait_until(lambda: len([1 for t, _ in sub.messages if t == topic]) >= count // 4, 60, what="a quarter")
+            from test_faults import services
+            services("stop", "mosquitto")
+            services("start", "mosquitto")
+            writer.finish()
+            wait_until(lambda: set(row_ids([b for t, b in list(sub.messages) if t == topic], table)) >= set(range(count)),
+                       120, what="every row after the restart")
+            assert pgep.count(r"broker lost") >= 1
+    finally:
+        sub.close()
+        drop_slot(slot)
