@@ -14,11 +14,6 @@ constexpr const char* kWakeChannel = "pg_event_proxy_outbox";
 // Rows read per query: a drain never reads much more than a full ledger.
 constexpr int kBatchRows = 500;
 
-std::string result_error(PGresult* result) {
-  std::string message = result ? PQresultErrorMessage(result) : "no result";
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
-}
 
 }  // namespace
 
@@ -96,7 +91,7 @@ void OutboxSource::read_results() {
 void OutboxSource::on_result(PGresult* result) {
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string error = result_error(result);
+    std::string error = pg_result_error(result);
     if (error.find("events.events") != std::string::npos && error.find("does not exist") != std::string::npos) {
       error += " (load postgres/1_events.sql into the database for durable messages)";
     }

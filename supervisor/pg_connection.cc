@@ -2,6 +2,12 @@
 
 namespace pgep {
 
+std::string pg_result_error(const PGresult* result) {
+  std::string message = result ? PQresultErrorMessage(result) : "no result";
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
 void PgConnection::connect(const std::string& uri, bool replication) {
   close();
   // The URI's own application_name wins; pg-event-proxy's name is the fallback, as the seed did.

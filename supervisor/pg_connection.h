@@ -14,6 +14,9 @@
 
 namespace pgep {
 
+// A failed result's message, without libpq's trailing new line.
+std::string pg_result_error(const PGresult* result);
+
 class PgConnection {
  public:
   // Called when connected, when the socket is ready (status < 0: a socket error), and when

@@ -41,11 +41,6 @@ int64_t postgres_now_us() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec - kPostgresEpochOffsetUs;
 }
 
-std::string result_error(PGresult* result) {
-  std::string message = result ? PQresultErrorMessage(result) : "no result";
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
-}
 
 }  // namespace
 
@@ -137,7 +132,7 @@ void WalSource::read_results() {
 void WalSource::on_result(PGresult* result) {
   ExecStatusType status = PQresultStatus(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string error = result_error(result);
+    std::string error = pg_result_error(result);
     if (error.find("may not be used as an output plugin") != std::string::npos) {
       return fatal(error + " (add wal2json to the server's output_plugin_libraries setting, PostgreSQL 15.19 and later)");
     }
@@ -194,7 +189,7 @@ void WalSource::read_stream() {
     if (size == 0) return;  // nothing more for now
     if (size < 0) {
       std::unique_ptr<PGresult, decltype(&PQclear)> result(PQgetResult(connection_.get()), &PQclear);
-      return fail(size == -1 ? "the server ended the replication stream: " + result_error(result.get())
+      return fail(size == -1 ? "the server ended the replication stream: " + pg_result_error(result.get())
                              : connection_.error());
     }
     std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);

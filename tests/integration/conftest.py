@@ -36,6 +36,15 @@ def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def process_gone(pid):
+    """True when `pid` has exited (a zombie counts: PID 1 here reaps late)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 @pytest.fixture
 def pgep():
     return build_path("pgep")

@@ -4,7 +4,7 @@ import os
 import signal
 
 from brokers import Postgres, RedisSubscriber, unique
-from conftest import wait_until
+from conftest import process_gone, wait_until
 from pgep_process import PgepProcess
 from test_notify import database, upstream
 
@@ -85,12 +85,6 @@ def test_workers_exit_when_the_supervisor_is_killed_with_9():
         os.kill(pgep.proc.pid, signal.SIGKILL)
         pgep.proc.wait(10)
 
-        def gone(pid):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    return f.read().split(")")[-1].split()[0] == "Z"
-            except FileNotFoundError:
-                return True
-        wait_until(lambda: all(gone(p) for p in workers), 10, what="the orphaned workers to exit")
+        wait_until(lambda: all(process_gone(p) for p in workers), 10, what="the orphaned workers to exit")
     finally:
         pgep.kill()

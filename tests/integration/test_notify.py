@@ -6,7 +6,7 @@ import pika
 import pytest
 
 from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, declare_exchange, unique
-from conftest import wait_until
+from conftest import process_gone, wait_until
 from pgep_process import PgepProcess
 
 
@@ -180,8 +180,7 @@ def test_sigterm_stops_cleanly_with_no_worker_left(pg):
     workers = pgep.worker_pids()
     assert len(workers) == 1
     assert pgep.stop() == 0
-    for pid in workers:
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert all(process_gone(pid) for pid in workers)
 
 
 def test_credentials_vhost_and_percent_decoding_for_every_broker(pg):

@@ -7,7 +7,7 @@ import time
 import psycopg2
 
 from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
-from conftest import wait_until
+from conftest import process_gone, wait_until
 from pgep_process import PgepProcess
 from test_notify import upstream
 
@@ -216,13 +216,7 @@ def test_kill_9_the_supervisor_while_rows_flow_every_row_arrives():
             os.kill(pgep.proc.pid, signal.SIGKILL)
             pgep.proc.wait(10)
 
-            def gone(pid):
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        return f.read().split(")")[-1].split()[0] == "Z"
-                except FileNotFoundError:
-                    return True
-            wait_until(lambda: all(gone(p) for p in workers), 20, what="the workers to exit with their supervisor")
+            wait_until(lambda: all(process_gone(p) for p in workers), 20, what="the workers to exit with their supervisor")
             pgep.kill()
         writer.finish()
         with PgepProcess(config, bridges=1, notify=False):
