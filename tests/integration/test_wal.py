@@ -203,6 +203,10 @@ def test_kill_9_the_supervisor_while_rows_flow_every_row_arrives():
     config = database(slot) + upstream("cache", "redis", "wal2json->topic:crash")
     # Rows written before the slot exists are not in it: the writer starts once pgep streams.
     writer = RowWriter(table, count, 500, pause=0.05)
+    import random
+    seed = random.randrange(1 << 30)
+    print(f"kill points seed: {seed}")
+    rng = random.Random(seed)
     try:
         for round in range(5):
             pgep = PgepProcess(config, bridges=1, notify=False).start()
@@ -210,7 +214,8 @@ def test_kill_9_the_supervisor_while_rows_flow_every_row_arrives():
             if round == 0:
                 pgep.wait_log(r"streaming the WAL from slot " + slot)
                 writer.start()
-            target = (round + 1) * count // 6
+            # A random point in this round's sixth of the rows (the seed is in the test's output).
+            target = int((round + rng.random()) * count / 6)
             wait_until(lambda: len(set(redis_row_ids(sub, table))) >= target or not writer.thread.is_alive(), 120,
                        what=f"{target} rows before killing pgep")
             os.kill(pgep.proc.pid, signal.SIGKILL)
