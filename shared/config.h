@@ -28,6 +28,7 @@ struct DaemonSettings {
   uint64_t ledger_max_events = 0;
   uint64_t ledger_max_bytes = 0;
   std::string pid_file;
+  std::string state_file;  // the last confirmed WAL position, to notice a slot that vanished
   uint64_t shutdown_timeout_ms = 0;
   std::map<std::string, std::string> values;  // every key as resolved, for printing
 };

@@ -86,6 +86,11 @@ class Loader {
       upstream.name = name.substr(kUpstreamPrefix.size());
       if (load_upstream(section, upstream)) config.upstreams.push_back(std::move(upstream));
     }
+    // The state file's default names the slot, so it waits for both sections.
+    if (config.daemon.state_file.empty()) {
+      config.daemon.state_file = default_state_file(config.database.replication_slot);
+      config.daemon.values["state_file"] = config.daemon.state_file;
+    }
     if (!has_upstream_section()) {
       error("configuration", "", "", false,
             "no upstream is configured; expected [upstream.NAME] sections (or the seed's "
@@ -259,15 +264,28 @@ class Loader {
     daemon.ledger_max_events = parse_uint(v["ledger_max_events"], 0, UINT64_MAX).value_or(0);
     daemon.ledger_max_bytes = parse_size(v["ledger_max_bytes"]).value_or(0);
     daemon.pid_file = v["pid_file"];
+    daemon.state_file = v["state_file"];
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
   }
 
   std::string default_control_socket() const {
     if (input_.uid == 0) return "/run/pgep/pgep.sock";
-    for (const auto& [name, value] : input_.environment) {
-      if (name == "XDG_RUNTIME_DIR" && !value.empty()) return value + "/pgep.sock";
-    }
+    if (!env("XDG_RUNTIME_DIR").empty()) return env("XDG_RUNTIME_DIR") + "/pgep.sock";
     return "/tmp/pgep-" + std::to_string(input_.uid) + ".sock";
+  }
+
+  std::string env(const char* name) const {
+    for (const auto& [key, value] : input_.environment) {
+      if (key == name) return value;
+    }
+    return "";
+  }
+
+  std::string default_state_file(const std::string& slot) const {
+    if (input_.uid == 0) return "/var/lib/pgep/" + slot + ".lsn";
+    std::string base = env("XDG_STATE_HOME");
+    if (base.empty()) base = env("HOME").empty() ? "/tmp" : env("HOME") + "/.local/state";
+    return base + "/pgep/" + slot + ".lsn";
   }
 
   void load_database(DatabaseSettings& database) {

@@ -37,7 +37,9 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
     notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
     outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, *this);
   }
-  if (!wal_bridges_.empty()) wal_ = std::make_unique<WalSource>(loop_, config_.database, *this);
+  if (!wal_bridges_.empty()) {
+    wal_ = std::make_unique<WalSource>(loop_, config_.database, config_.daemon.state_file, *this);
+  }
 }
 
 Supervisor::~Supervisor() = default;
@@ -177,7 +179,7 @@ void Supervisor::stop_workers() {
   outbox_.reset();
   if (wal_) {
     wal_->on_acknowledged();
-    wal_->send_status();  // the last position all bridges acknowledged
+    wal_->send_status(/*last=*/true);  // the last position all bridges acknowledged
     wal_.reset();
   }
   for (auto& bridge : bridges_) bridge->shutdown(kWorkerExitMs);

@@ -2,7 +2,11 @@
 
 #include <sys/time.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "shared/log.h"
 #include "shared/lsn.h"
@@ -19,6 +23,8 @@ constexpr int64_t kPostgresEpochOffsetUs = 946684800LL * 1000000;
 constexpr uint64_t kStatusIntervalMs = 10000;
 // How often the timer looks whether the flush position moved.
 constexpr uint64_t kStatusTickMs = 200;
+// How often the confirmed position is written to the state file at most.
+constexpr uint64_t kSaveIntervalMs = 1000;
 
 uint64_t read_u64(const char* p) {
   uint64_t v = 0;
@@ -44,11 +50,12 @@ int64_t postgres_now_us() {
 
 }  // namespace
 
-WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, Listener& listener)
+WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::string state_file, Listener& listener)
     : loop_(loop),
       uri_(database.uri),
       slot_(database.replication_slot),
       params_(format_wal2json_params(database.wal2json_params)),
+      state_file_(std::move(state_file)),
       format_version_(wal2json_format_version(database.wal2json_params)),
       listener_(listener),
       connection_(loop, {[this] { on_connected(); },
@@ -72,7 +79,7 @@ void WalSource::connect() {
 void WalSource::on_connected() {
   if (PQsetnonblocking(connection_.get(), 1) != 0) return fail(connection_.error());
   // The slot name is checked by the configuration: lower-case letters, digits and _.
-  send("SELECT plugin, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'",
+  send("SELECT plugin, confirmed_flush_lsn, wal_status FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'",
        State::CheckingSlot);
 }
 
@@ -144,7 +151,13 @@ void WalSource::on_result(PGresult* result) {
     }
     return fail(error);
   }
+  std::optional<uint64_t> remembered = state_ == State::CheckingSlot ? remembered_position() : std::nullopt;
   if (state_ == State::CheckingSlot && PQntuples(result) == 0) {
+    if (remembered) {
+      return fatal("the replication slot " + slot_ + " is gone, but pgep had confirmed up to " +
+                   format_lsn(*remembered) + " (" + state_file_ + "): what was written since may be lost. "
+                   "To start afresh on purpose, delete " + state_file_);
+    }
     log_info("creating the replication slot " + slot_ + " (wal2json)");
     return send("CREATE_REPLICATION_SLOT " + slot_ + " LOGICAL wal2json", State::CreatingSlot);
   }
@@ -154,10 +167,21 @@ void WalSource::on_result(PGresult* result) {
       return fatal("the replication slot " + slot_ + " uses the plugin \"" + plugin +
                    "\", not wal2json; drop it or set replication_slot to another name");
     }
-    tracker_.reset(parse_lsn(PQgetvalue(result, 0, 1)).value_or(0));
+    uint64_t confirmed = parse_lsn(PQgetvalue(result, 0, 1)).value_or(0);
+    if (std::string(PQgetvalue(result, 0, 2)) == "lost") {
+      return fatal("the replication slot " + slot_ + " is marked lost (wal_status): PostgreSQL removed WAL it "
+                   "needed, so events were lost. Drop the slot and delete " + state_file_ + " to start afresh");
+    }
+    if (remembered && confirmed < *remembered) {
+      return fatal("the replication slot " + slot_ + " is at " + format_lsn(confirmed) + ", behind " +
+                   format_lsn(*remembered) + " which pgep had confirmed (" + state_file_ +
+                   "): it is not the slot pgep used. To start afresh on purpose, delete " + state_file_);
+    }
+    tracker_.reset(confirmed);
   } else if (state_ == State::CreatingSlot) {
     // CREATE_REPLICATION_SLOT answers slot_name, consistent_point, snapshot_name, output_plugin.
     tracker_.reset(parse_lsn(PQgetvalue(result, 0, 1)).value_or(0));
+    remember_position(tracker_.flush_lsn());
   } else {
     return fail("unexpected result while starting replication");
   }
@@ -229,7 +253,7 @@ void WalSource::handle_xlogdata(uint64_t start, uint64_t wal_end, std::string_vi
   (void)wal_end;
 }
 
-void WalSource::send_status() {
+void WalSource::send_status(bool last) {
   if (state_ != State::Streaming || !connection_.get()) return;
   uint64_t flush = tracker_.flush_lsn();
   char message[34];
@@ -248,6 +272,40 @@ void WalSource::send_status() {
   }
   last_sent_flush_ = flush;
   last_status_ms_ = now_ms();
+  if (flush != saved_lsn_ && (last || last_status_ms_ - saved_ms_ >= kSaveIntervalMs)) remember_position(flush);
+}
+
+std::optional<uint64_t> WalSource::remembered_position() {
+  std::ifstream in(state_file_);
+  if (!in) return std::nullopt;
+  std::string text;
+  std::getline(in, text);
+  std::optional<uint64_t> lsn = parse_lsn(text);
+  if (!lsn) log_warn("the state file " + state_file_ + " does not hold a WAL position; ignored");
+  return lsn;
+}
+
+// Written to a temporary file and renamed, so the file always holds a whole position. It lags
+// the slot by up to kSaveIntervalMs, which only makes the check at start more lenient.
+void WalSource::remember_position(uint64_t lsn) {
+  saved_lsn_ = lsn;
+  saved_ms_ = now_ms();
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(state_file_).parent_path(), ignored);
+  std::string temporary = state_file_ + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << format_lsn(lsn) << "\n";
+    if (!out) {
+      if (!state_write_failed_) log_warn("cannot write the state file " + state_file_ + ": a vanished slot would go unnoticed");
+      state_write_failed_ = true;
+      return;
+    }
+  }
+  if (std::rename(temporary.c_str(), state_file_.c_str()) != 0 && !state_write_failed_) {
+    log_warn("cannot write the state file " + state_file_ + ": " + std::strerror(errno));
+    state_write_failed_ = true;
+  }
 }
 
 void WalSource::on_acknowledged() {

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,7 +38,7 @@ class WalSource {
     virtual void on_wal_fatal(const std::string& reason) = 0;
   };
 
-  WalSource(uv_loop_t* loop, const DatabaseSettings& database, Listener& listener);
+  WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::string state_file, Listener& listener);
   ~WalSource();
 
   void start();
@@ -45,8 +46,8 @@ class WalSource {
   void resume();
   // Bridges acknowledged events: move the flush position if the rule allows, and tell PostgreSQL.
   void on_acknowledged();
-  // Sends a status update now (before stopping).
-  void send_status();
+  // Sends a status update now; `last` (before stopping) also writes the state file.
+  void send_status(bool last = false);
   uint64_t flush_lsn() const { return tracker_.flush_lsn(); }
   bool ready() const { return state_ == State::Streaming; }
 
@@ -66,11 +67,17 @@ class WalSource {
   void fail(const std::string& reason);
   void fatal(const std::string& reason);
   void update_watch();
+  std::optional<uint64_t> remembered_position();
+  void remember_position(uint64_t lsn);
 
   uv_loop_t* loop_;
   std::string uri_;
   std::string slot_;
   std::string params_;
+  std::string state_file_;
+  uint64_t saved_lsn_ = 0;
+  uint64_t saved_ms_ = 0;
+  bool state_write_failed_ = false;
   int format_version_;
   Listener& listener_;
   PgConnection connection_;

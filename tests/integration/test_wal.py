@@ -363,3 +363,27 @@ def test_a_broker_restart_mid_stream_every_row_arrives():
     finally:
         sub.close()
         drop_slot(slot)
+
+
+def test_a_slot_that_vanished_stops_pgep_instead_of_starting_afresh(tmp_path):
+    slot = unique("gone")
+    state = tmp_path / "state.lsn"
+    config = f"[pgep]\nstate_file = {state}\n\n" + database(slot) + upstream("cache", "redis", "wal2json->topic:gone")
+    with PgepProcess(config, bridges=1, notify=False) as pgep:
+        pgep.wait_log(r"streaming the WAL from slot " + slot)
+        wait_until(state.exists, 10, what="the state file")
+        assert pgep.stop() == 0
+    drop_slot(slot)  # an operator, or max_slot_wal_keep_size, removed it while pgep was stopped
+    pgep = PgepProcess(config, notify=False).start(wait_ready=False)
+    assert pgep.proc.wait(30) == 1
+    log = pgep.log_text()
+    assert f"the replication slot {slot} is gone, but pgep had confirmed up to" in log
+    assert f"delete {state}" in log
+    pgep.kill()
+    state.unlink()  # starting afresh on purpose
+    try:
+        with PgepProcess(config, bridges=1, notify=False) as pgep:
+            pgep.wait_log(r"creating the replication slot " + slot)
+            pgep.wait_log(r"streaming the WAL from slot " + slot)
+    finally:
+        drop_slot(slot)
