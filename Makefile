@@ -52,7 +52,7 @@ SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 SUPERVISOR_LIBS := $(PKG_LIBS)
 WORKER_LIBS     := $(PKG_LIBS) -lpaho-mqttpp3 -lpaho-mqtt3as
 
-.PHONY: all deps test check unit fuzz fuzz-run install clean
+.PHONY: all deps test check unit fuzz fuzz-run install clean demo
 
 all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
@@ -94,6 +94,10 @@ test:
 	@BUILD=$(BUILD) tests/run
 
 check: test
+
+# pgep end to end against local servers it starts and stops (scripts/demo).
+demo:
+	@BUILD=$(BUILD) scripts/demo
 
 # libFuzzer targets: the frame decoder and the configuration parser.
 FUZZ_DIR   := build/fuzz
