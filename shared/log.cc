@@ -1,5 +1,7 @@
 #include "shared/log.h"
 
+#include "shared/json_writer.h"
+
 #include <sys/time.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -54,23 +56,6 @@ std::string timestamp() {
   return text;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char escaped[8];
-      snprintf(escaped, sizeof escaped, "\\u%04x", u);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shared/json_writer.h"
 #include "shared/log.h"
 
 namespace pgep {
@@ -111,6 +112,7 @@ void BridgeWorker::on_frame(ipc::Frame&& frame) {
     return;
   }
   if (auto* nack = std::get_if<ipc::Nack>(&frame)) {
+    last_error_ = nack->error;
     log_warn("bridge " + name_ + ": seq " + std::to_string(nack->seq) + " refused by the broker: " + nack->error +
              (nack->retryable ? " (it will be published again)" : ""));
     return;
@@ -158,8 +160,11 @@ void BridgeWorker::on_exit(int64_t status, int signal) {
     return;
   }
   ++restarts_;
-  uint64_t delay = backoff_.next();
+  uint64_t delay = restart_requested_ ? 0 : backoff_.next();
   std::string how = signal ? "was killed by signal " + std::to_string(signal) : "exited with status " + std::to_string(status);
+  if (restart_requested_) how = "stopped for a restart";
+  restart_requested_ = false;
+  if (!how.empty() && how != "stopped for a restart") last_error_ = "worker " + how;
   log_warn("bridge " + name_ + ": worker " + how + "; restarting in " + std::to_string(delay) + " ms with " +
            std::to_string(ledger_.size()) + " unacknowledged event(s) to resend");
   state_ = State::Restarting;
@@ -185,6 +190,35 @@ void BridgeWorker::shutdown(uint64_t deadline_ms) {
     auto* self = static_cast<BridgeWorker*>(t->data);
     if (self->process_) self->kill_worker("did not exit in time");
   }, deadline_ms, 0);
+}
+
+}  // namespace pgep
+
+namespace pgep {
+
+std::string BridgeWorker::status_json() const {
+  static const char* const kStates[] = {"idle", "starting", "running", "restarting", "stopping", "stopped"};
+  auto stat = [&](const char* key) { return stats_.count(key) ? stats_.at(key) : uint64_t{0}; };
+  return JsonObject()
+      .add("name", name_)
+      .add("state", kStates[static_cast<int>(state_)])
+      .add("pid", static_cast<uint64_t>(pid_ > 0 ? pid_ : 0))
+      .add("broker_connected", broker_connected())
+      .add("in_flight", static_cast<uint64_t>(ledger_.size()))
+      .add("in_flight_bytes", ledger_.bytes())
+      .add("published", stat("published"))
+      .add("acknowledged", ledger_.last_acknowledged())
+      .add("unroutable", stat("unroutable"))
+      .add("restarts", restarts_)
+      .add("last_error", last_error_)
+      .str();
+}
+
+void BridgeWorker::restart() {
+  if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return;
+  restart_requested_ = true;
+  log_info("bridge " + name_ + ": restarting its worker on request");
+  uv_process_kill(process_.get(), SIGTERM);
 }
 
 }  // namespace pgep

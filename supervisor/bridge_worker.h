@@ -45,6 +45,11 @@ class BridgeWorker : public ipc::FrameStream::Handler {
   bool stopped() const { return state_ == State::Stopped; }
   uint64_t restarts() const { return restarts_; }
   const std::map<std::string, uint64_t>& worker_stats() const { return stats_; }
+  bool broker_connected() const { return running() && stats_.count("connected") && stats_.at("connected") == 1; }
+  // pgep-ctl's view of this bridge, as a JSON object.
+  std::string status_json() const;
+  // Stops the worker; it is started again at once, and everything unacknowledged is resent.
+  void restart();
 
  private:
   enum class State { Idle, Starting, Running, Restarting, Stopping, Stopped };
@@ -71,6 +76,8 @@ class BridgeWorker : public ipc::FrameStream::Handler {
   uint64_t restarts_ = 0;
   int pid_ = 0;
   std::map<std::string, uint64_t> stats_;
+  std::string last_error_;
+  bool restart_requested_ = false;
 };
 
 }  // namespace pgep

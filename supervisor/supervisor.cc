@@ -1,10 +1,13 @@
 #include "supervisor/supervisor.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 
+#include "shared/json_writer.h"
 #include "shared/log.h"
+#include "shared/lsn.h"
 #include "shared/settings.h"
 
 namespace pgep {
@@ -61,7 +64,13 @@ int Supervisor::run() {
   watch_signal(sigterm_, SIGTERM);
   watch_signal(sigint_, SIGINT);
   watch_signal(sighup_, SIGHUP);
-  log_info("starting " + std::to_string(bridges_.size()) + " bridge(s)");
+  control_ = std::make_unique<Control>(loop_, config_.daemon.control_socket, *this);
+  std::string problem = control_->start();
+  if (!problem.empty()) {
+    log_error(problem);
+    return 1;
+  }
+  log_info("starting " + std::to_string(bridges_.size()) + " bridge(s); control socket " + config_.daemon.control_socket);
   for (auto& bridge : bridges_) bridge->start();
   if (notify_) notify_->start();
   if (outbox_) outbox_->start();
@@ -110,7 +119,7 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
   if (any_full(notify_bridges_)) notify_->pause();
 }
 
-void Supervisor::on_notify_ready(bool) {}
+void Supervisor::on_notify_ready(bool ready) { notify_ready_ = ready; }
 
 OutboxSource::Routed Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
   OutboxSource::Routed routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
@@ -125,7 +134,7 @@ WalSource::Routed Supervisor::on_wal_record(const std::string& routing_key, std:
   return routed;
 }
 
-void Supervisor::on_wal_ready(bool) {}
+void Supervisor::on_wal_ready(bool ready) { wal_ready_ = ready; }
 
 void Supervisor::on_wal_fatal(const std::string& reason) {
   log_error("WAL: " + reason + "; stopping");
@@ -191,8 +200,61 @@ void Supervisor::on_worker_stopped(BridgeWorker&) {
   if (all) finish();
 }
 
+// Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker.
+bool Supervisor::ready() const {
+  if (shutting_down_ || (notify_ && !notify_ready_) || (wal_ && !wal_ready_)) return false;
+  return std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->broker_connected(); });
+}
+
+std::string Supervisor::control_status() {
+  std::string bridges = "[";
+  for (const auto& bridge : bridges_) bridges += (bridges.size() > 1 ? "," : "") + bridge->status_json();
+  bridges += "]";
+  JsonObject status;
+  status.add("ok", true).add("pid", static_cast<uint64_t>(getpid())).add("ready", ready());
+  status.add("stopping", shutting_down_).add("notify_listening", notify_ready_).add_raw("bridges", bridges);
+  if (wal_) {
+    uint64_t end = std::max(wal_->server_wal_end(), wal_->flush_lsn());
+    status.add_raw("replication", JsonObject()
+                                      .add("slot", wal_->slot())
+                                      .add("streaming", wal_ready_)
+                                      .add("confirmed_lsn", format_lsn(wal_->flush_lsn()))
+                                      .add("server_wal_end", format_lsn(end))
+                                      .add("lag_bytes", end - wal_->flush_lsn())
+                                      .str());
+  }
+  return status.str();
+}
+
+std::string Supervisor::control_stop() {
+  if (!shutting_down_) {
+    // Not from inside the control connection's callback: stopping closes the control socket.
+    uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+      static_cast<Supervisor*>(t->data)->begin_shutdown("pgep-ctl stop");
+    }, 0, 0);
+  }
+  return JsonObject().add("ok", true).add("message", "stopping").str();
+}
+
+std::string Supervisor::control_restart(const std::string& name) {
+  for (auto& bridge : bridges_) {
+    if (bridge->name() == name) {
+      bridge->restart();
+      return JsonObject().add("ok", true).add("message", "restarting the worker of " + name).str();
+    }
+  }
+  std::string names;
+  for (const auto& bridge : bridges_) names += (names.empty() ? "" : ", ") + bridge->name();
+  return JsonObject().add("ok", false).add("error", "no bridge \"" + name + "\"; the bridges are: " + names).str();
+}
+
+std::string Supervisor::control_reload() {
+  return JsonObject().add("ok", false).add("error", "reload is not built yet; the running configuration stays").str();
+}
+
 void Supervisor::finish() {
   log_info("stopped");
+  control_.reset();
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();

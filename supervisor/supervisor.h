@@ -13,6 +13,7 @@
 #include "shared/config.h"
 #include "shared/uv_handle.h"
 #include "supervisor/bridge_worker.h"
+#include "supervisor/control.h"
 #include "supervisor/notify_source.h"
 #include "supervisor/outbox_source.h"
 #include "supervisor/router.h"
@@ -23,7 +24,8 @@ namespace pgep {
 class Supervisor : public NotifySource::Listener,
                    public OutboxSource::Listener,
                    public WalSource::Listener,
-                   public BridgeWorker::Owner {
+                   public BridgeWorker::Owner,
+                   public Control::Handler {
  public:
   Supervisor(uv_loop_t* loop, Config config, std::string worker_path);
   ~Supervisor() override;
@@ -46,6 +48,13 @@ class Supervisor : public NotifySource::Listener,
   void on_acknowledged(BridgeWorker& bridge) override;
   void on_worker_stopped(BridgeWorker& bridge) override;
 
+  // Control::Handler
+  std::string control_status() override;
+  std::string control_stop() override;
+  std::string control_restart(const std::string& bridge) override;
+  std::string control_reload() override;
+  bool ready() const;
+
   std::map<std::string, std::string> worker_settings(const UpstreamSettings& upstream, const BridgeSpec& spec) const;
   void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
   void on_signal(int signal);
@@ -64,9 +73,12 @@ class Supervisor : public NotifySource::Listener,
   std::unique_ptr<NotifySource> notify_;
   std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
+  std::unique_ptr<Control> control_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   UvHandle<uv_timer_t> shutdown_timer_;
   bool shutting_down_ = false;
+  bool notify_ready_ = false;
+  bool wal_ready_ = false;
   bool workers_stopping_ = false;
   int exit_status_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -227,6 +228,7 @@ void WalSource::handle_message(const char* data, int size) {
                            std::string_view(data + 25, static_cast<size_t>(size - 25)));
   }
   if (size >= 18 && data[0] == 'k') {  // keepalive: server WAL end, clock, reply requested
+    server_wal_end_ = std::max(server_wal_end_, read_u64(data + 1));
     if (tracker_.server_wal_end(read_u64(data + 1)) || data[17]) send_status();
     return;
   }
@@ -250,7 +252,7 @@ void WalSource::handle_xlogdata(uint64_t start, uint64_t wal_end, std::string_vi
                                           format_lsn(start) + "-" + std::to_string(lsn_index_));
   for (const auto& [ledger, seq] : routed) tracker_.routed(ledger, seq);
   if (record->commits) tracker_.commit(start);
-  (void)wal_end;
+  server_wal_end_ = std::max(server_wal_end_, wal_end);
 }
 
 void WalSource::send_status(bool last) {

@@ -49,6 +49,9 @@ class WalSource {
   // Sends a status update now; `last` (before stopping) also writes the state file.
   void send_status(bool last = false);
   uint64_t flush_lsn() const { return tracker_.flush_lsn(); }
+  // The server's WAL end as last reported; flush_lsn() behind it is the replication lag.
+  uint64_t server_wal_end() const { return server_wal_end_; }
+  const std::string& slot() const { return slot_; }
   bool ready() const { return state_ == State::Streaming; }
 
  private:
@@ -94,6 +97,7 @@ class WalSource {
   WalRecordParser parser_;
   uint64_t last_sent_flush_ = 0;
   uint64_t last_status_ms_ = 0;
+  uint64_t server_wal_end_ = 0;
   uint64_t last_lsn_ = 0;    // of the previous message, for ids of messages sharing an LSN
   uint64_t lsn_index_ = 0;
 };

@@ -20,7 +20,9 @@ class PgepProcess:
             self.config = os.path.join(self.dir, "pgep.ini")
             with open(self.config, "w") as f:
                 f.write(config_text)
-        self.env = clean_env(**(env or {}))
+        # A control socket of its own, so that tests never reach another pgep's.
+        self.control_socket = os.path.join(self.dir, "pgep.sock")
+        self.env = clean_env(**{"PGPROXY_PGEP-CONTROL_SOCKET": self.control_socket, **(env or {})})
         self.log_path = os.path.join(self.dir, "pgep.log")
         self.bridges = bridges  # how many "broker connected" lines mean ready
         self.notify = notify
@@ -56,6 +58,11 @@ class PgepProcess:
             self.wait_log(r"listening on \d+ NOTIFY channel", timeout=timeout)
         if self.bridges:
             self.wait_log(r"broker connected", count=self.bridges, timeout=timeout)
+
+    def ctl(self, *args):
+        """Runs pgep-ctl against this pgep; returns the CompletedProcess."""
+        return subprocess.run([build_path("pgep-ctl"), "-s", self.control_socket, *args],
+                              capture_output=True, text=True, timeout=30)
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
