@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "shared/uv_handle.h"
+#include "supervisor/request_server.h"
 
 namespace pgep {
 
@@ -30,14 +30,11 @@ class Control {
   std::string start();
 
  private:
-  struct Client;
-  void on_connection();
   std::string answer(const std::string& line);
 
-  uv_loop_t* loop_;
   std::string path_;
   Handler& handler_;
-  UvHandle<uv_pipe_t> server_;
+  RequestServer server_;
   bool bound_ = false;
 };
 
