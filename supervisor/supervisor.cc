@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "shared/json_writer.h"
 #include "shared/log.h"
@@ -70,7 +71,16 @@ int Supervisor::run() {
     log_error(problem);
     return 1;
   }
-  log_info("starting " + std::to_string(bridges_.size()) + " bridge(s); control socket " + config_.daemon.control_socket);
+  if (!config_.daemon.metrics_listen.empty()) {
+    metrics_ = std::make_unique<Metrics>(loop_, [this] { return render_metrics(); }, [this] { return ready(); });
+    problem = metrics_->start(config_.daemon.metrics_listen);
+    if (!problem.empty()) {
+      log_error(problem);
+      return 1;
+    }
+  }
+  log_info("starting " + std::to_string(bridges_.size()) + " bridge(s); control socket " + config_.daemon.control_socket +
+           (metrics_ ? "; metrics on http://" + config_.daemon.metrics_listen + "/metrics" : ""));
   for (auto& bridge : bridges_) bridge->start();
   if (notify_) notify_->start();
   if (outbox_) outbox_->start();
@@ -115,6 +125,7 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
   if (log_enabled(LogLevel::Debug)) {
     log_debug("NOTIFY on \"" + std::string(channel) + "\" (" + std::to_string(payload.size()) + " bytes)");
   }
+  ++received_notify_;
   router_.route_notification(channel, payload);
   if (any_full(notify_bridges_)) notify_->pause();
 }
@@ -122,6 +133,7 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
 void Supervisor::on_notify_ready(bool ready) { notify_ready_ = ready; }
 
 OutboxSource::Routed Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
+  ++received_outbox_;
   OutboxSource::Routed routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
   if (any_full(notify_bridges_)) outbox_->pause();
   return routed;
@@ -129,6 +141,7 @@ OutboxSource::Routed Supervisor::on_outbox_row(int64_t id, std::string_view chan
 
 WalSource::Routed Supervisor::on_wal_record(const std::string& routing_key, std::string_view body,
                                             const std::string& id) {
+  ++received_wal_;
   WalSource::Routed routed = router_.route_wal(routing_key, body, id);
   if (any_full(wal_bridges_)) wal_->pause();
   return routed;
@@ -226,6 +239,60 @@ std::string Supervisor::control_status() {
   return status.str();
 }
 
+std::string Supervisor::render_metrics() const {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto sample = [&](const char* name, const std::string& labels, uint64_t value) {
+    out += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(value) + "\n";
+  };
+  family("pgep_ready", "gauge", "1 when every LISTEN and START_REPLICATION succeeded and every worker has its broker");
+  sample("pgep_ready", "", ready() ? 1 : 0);
+  family("pgep_events_received_total", "counter", "Events read from PostgreSQL, by source");
+  sample("pgep_events_received_total", "source=\"notify\"", received_notify_);
+  sample("pgep_events_received_total", "source=\"wal\"", received_wal_);
+  sample("pgep_events_received_total", "source=\"outbox\"", received_outbox_);
+  struct Column {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<uint64_t(const BridgeWorker&)> value;
+  };
+  auto stat = [](const BridgeWorker& b, const char* key) {
+    return b.worker_stats().count(key) ? b.worker_stats().at(key) : uint64_t{0};
+  };
+  const Column columns[] = {
+      {"pgep_bridge_published_total", "counter", "Messages the worker published (resends included)",
+       [&](const BridgeWorker& b) { return stat(b, "published"); }},
+      {"pgep_bridge_acknowledged_total", "counter", "Events the broker confirmed",
+       [](const BridgeWorker& b) { return b.ledger().last_acknowledged(); }},
+      {"pgep_bridge_failed_total", "counter", "Messages refused or dropped as unroutable by the current worker",
+       [&](const BridgeWorker& b) { return stat(b, "unroutable") + stat(b, "refused"); }},
+      {"pgep_bridge_in_flight", "gauge", "Events waiting for the broker's confirmation",
+       [](const BridgeWorker& b) { return static_cast<uint64_t>(b.ledger().size()); }},
+      {"pgep_bridge_in_flight_bytes", "gauge", "Bytes of the events waiting in the ledger",
+       [](const BridgeWorker& b) { return b.ledger().bytes(); }},
+      {"pgep_worker_restarts_total", "counter", "Times the bridge's worker was restarted",
+       [](const BridgeWorker& b) { return b.restarts(); }},
+      {"pgep_broker_connected", "gauge", "1 when the bridge's worker is connected to its broker",
+       [](const BridgeWorker& b) { return uint64_t{b.broker_connected() ? 1u : 0u}; }},
+  };
+  for (const Column& column : columns) {
+    family(column.name, column.type, column.help);
+    for (const auto& bridge : bridges_) sample(column.name, "bridge=" + Metrics::label(bridge->name()), column.value(*bridge));
+  }
+  if (wal_) {
+    uint64_t end = std::max(wal_->server_wal_end(), wal_->flush_lsn());
+    std::string slot = "slot=" + Metrics::label(wal_->slot());
+    family("pgep_replication_lag_bytes", "gauge", "WAL between the server's end and the position pgep confirmed");
+    sample("pgep_replication_lag_bytes", slot, end - wal_->flush_lsn());
+    family("pgep_replication_confirmed_lsn", "gauge", "The WAL position pgep confirmed, as a number");
+    sample("pgep_replication_confirmed_lsn", slot, wal_->flush_lsn());
+  }
+  return out;
+}
+
 std::string Supervisor::control_stop() {
   if (!shutting_down_) {
     // Not from inside the control connection's callback: stopping closes the control socket.
@@ -255,6 +322,7 @@ std::string Supervisor::control_reload() {
 void Supervisor::finish() {
   log_info("stopped");
   control_.reset();
+  metrics_.reset();
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();

@@ -14,6 +14,7 @@
 #include "shared/uv_handle.h"
 #include "supervisor/bridge_worker.h"
 #include "supervisor/control.h"
+#include "supervisor/metrics.h"
 #include "supervisor/notify_source.h"
 #include "supervisor/outbox_source.h"
 #include "supervisor/router.h"
@@ -54,6 +55,7 @@ class Supervisor : public NotifySource::Listener,
   std::string control_restart(const std::string& bridge) override;
   std::string control_reload() override;
   bool ready() const;
+  std::string render_metrics() const;
 
   std::map<std::string, std::string> worker_settings(const UpstreamSettings& upstream, const BridgeSpec& spec) const;
   void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
@@ -74,6 +76,10 @@ class Supervisor : public NotifySource::Listener,
   std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
   std::unique_ptr<Control> control_;
+  std::unique_ptr<Metrics> metrics_;
+  uint64_t received_notify_ = 0;
+  uint64_t received_wal_ = 0;
+  uint64_t received_outbox_ = 0;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   UvHandle<uv_timer_t> shutdown_timer_;
   bool shutting_down_ = false;

@@ -1,0 +1,32 @@
+// The optional HTTP listener (metrics_listen): GET /metrics in Prometheus' text format and
+// GET /healthz (200 when ready, 503 otherwise). Plain HTTP/1.0-style: one request, one answer,
+// the connection closed.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+#include "supervisor/request_server.h"
+
+namespace pgep {
+
+class Metrics {
+ public:
+  // `render` gives the Prometheus text; `ready` the health.
+  Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<bool()> ready);
+  std::string start(const std::string& host_port);
+
+  // A Prometheus label value, quoted and escaped.
+  static std::string label(const std::string& value);
+
+ private:
+  std::string answer(const std::string& request);
+
+  std::function<std::string()> render_;
+  std::function<bool()> ready_;
+  RequestServer server_;
+};
+
+}  // namespace pgep

@@ -1,0 +1,85 @@
+"""The metrics listener: /metrics parses as Prometheus text (the official client's parser) and
+counts what happened; /healthz says whether pgep is ready."""
+import socket
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from brokers import Postgres, RedisSubscriber, unique
+from conftest import wait_until
+from pgep_process import PgepProcess
+from test_notify import upstream
+from test_wal import database as wal_database, drop_slot
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def samples(text):
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_and_healthz():
+    channel = unique("met")
+    slot = unique("metslot")
+    port = free_port()
+    sub = RedisSubscriber(f"{channel}*")
+    config = f"[pgep]\nmetrics_listen = 127.0.0.1:{port}\n\n" + wal_database(slot) + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}, wal2json->topic:{channel}wal")
+    try:
+        with PgepProcess(config, bridges=2) as pgep:
+            wait_until(lambda: get(port, "/healthz")[0] == 200, 30, what="/healthz to say ready")
+            pg = Postgres()
+            pg.notify(channel, [f"k|{i}" for i in range(10)])
+            pg.close()
+            sub.wait(10)
+            bridge = (("bridge", f"cache/{channel}->topic:{channel}"),)
+
+            def counted():
+                status, text = get(port, "/metrics")
+                values = samples(text)
+                return status == 200 and values.get(("pgep_bridge_acknowledged_total", bridge)) == 10 and values
+            values = wait_until(counted, 30, what="the metrics to count 10 acknowledged events")
+            assert values[("pgep_events_received_total", (("source", "notify"),))] == 10
+            assert values[("pgep_ready", ())] == 1
+            assert values[("pgep_broker_connected", bridge)] == 1
+            assert values[("pgep_bridge_in_flight", bridge)] == 0
+            assert ("pgep_replication_lag_bytes", (("slot", slot),)) in values
+            assert get(port, "/nothing")[0] == 404
+        # pgep stopped: the listener is gone with it.
+        try:
+            get(port, "/healthz")
+            assert False, "the metrics listener outlived pgep"
+        except (urllib.error.URLError, ConnectionError):
+            pass
+    finally:
+        sub.close()
+        drop_slot(slot)
+
+
+def test_healthz_is_503_while_a_broker_is_unreachable():
+    channel = unique("unhealthy")
+    port = free_port()
+    dead = free_port()  # nothing listens there
+    config = f"[pgep]\nmetrics_listen = 127.0.0.1:{port}\n\n[database]\nuri = {__import__('os').environ['PGEP_PG_URI']}\n\n" + \
+        upstream("cache", "redis", f"{channel}->topic:x", uri=f"redis://127.0.0.1:{dead}")
+    with PgepProcess(config, bridges=None) as pgep:
+        pgep.wait_log(r"broker unreachable")
+        status, body = wait_until(lambda: (lambda r: r if r[0] else None)(get(port, "/healthz")), 10, what="/healthz")
+        assert (status, body) == (503, "not ready\n")
+        values = samples(get(port, "/metrics")[1])
+        assert values[("pgep_ready", ())] == 0
+        assert values[("pgep_broker_connected", (("bridge", f"cache/{channel}->topic:x"),))] == 0
