@@ -127,6 +127,12 @@ install: all
 	ln -sf pgep $(DESTDIR)$(PREFIX)/bin/pg-event-proxy
 	$(if $(wildcard postgres/*.sql),install -m 644 $(wildcard postgres/*.sql) $(DESTDIR)$(PREFIX)/share/pgep/sql/)
 	install -m 644 etc/*.ini $(DESTDIR)$(PREFIX)/share/doc/pgep/examples/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/pgep/
+	install -d $(DESTDIR)/etc/init.d $(DESTDIR)/etc/pgep $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local|$(PREFIX)|g' etc/init.d/pgep > $(DESTDIR)/etc/init.d/pgep && chmod 755 $(DESTDIR)/etc/init.d/pgep
+	sed 's|/usr/local|$(PREFIX)|g' etc/pgep.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/pgep.service
+	# The sample configuration, unless one is there already.
+	[ -e $(DESTDIR)/etc/pgep/pgep.ini ] || install -m 640 etc/pgep.ini $(DESTDIR)/etc/pgep/pgep.ini
 
 clean:
 	rm -rf build
