@@ -19,10 +19,12 @@ constexpr size_t kMaxLinkBytes = 4u << 20;
 constexpr int kWorkerFd = 3;
 }  // namespace
 
-BridgeWorker::BridgeWorker(uv_loop_t* loop, std::string name, std::map<std::string, std::string> settings,
-                           uint64_t max_events, uint64_t max_bytes, std::string worker_path, Owner& owner)
+BridgeWorker::BridgeWorker(uv_loop_t* loop, std::string name, BridgeSpec spec,
+                           std::map<std::string, std::string> settings, uint64_t max_events, uint64_t max_bytes,
+                           std::string worker_path, Owner& owner)
     : loop_(loop),
       name_(std::move(name)),
+      spec_(std::move(spec)),
       settings_(std::move(settings)),
       worker_path_(std::move(worker_path)),
       owner_(owner),
@@ -165,8 +167,9 @@ void BridgeWorker::on_exit(int64_t status, int signal) {
   if (restart_requested_) how = "stopped for a restart";
   restart_requested_ = false;
   if (!how.empty() && how != "stopped for a restart") last_error_ = "worker " + how;
-  log_warn("bridge " + name_ + ": worker " + how + "; restarting in " + std::to_string(delay) + " ms with " +
-           std::to_string(ledger_.size()) + " unacknowledged event(s) to resend");
+  log_write(how == "stopped for a restart" ? LogLevel::Info : LogLevel::Warn,
+            "bridge " + name_ + ": worker " + how + "; restarting in " + std::to_string(delay) + " ms with " +
+                std::to_string(ledger_.size()) + " unacknowledged event(s) to resend");
   state_ = State::Restarting;
   uv_timer_start(timer_.get(), [](uv_timer_t* t) { static_cast<BridgeWorker*>(t->data)->start(); }, delay, 0);
 }
@@ -212,6 +215,11 @@ std::string BridgeWorker::status_json() const {
       .add("restarts", restarts_)
       .add("last_error", last_error_)
       .str();
+}
+
+void BridgeWorker::reconfigure(std::map<std::string, std::string> settings) {
+  settings_ = std::move(settings);
+  restart();
 }
 
 void BridgeWorker::restart() {

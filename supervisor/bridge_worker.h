@@ -12,6 +12,7 @@
 
 #include "ipc/frame_stream.h"
 #include "shared/backoff.h"
+#include "shared/bridge.h"
 #include "shared/uv_handle.h"
 #include "supervisor/ledger.h"
 
@@ -28,7 +29,7 @@ class BridgeWorker : public ipc::FrameStream::Handler {
     virtual void on_worker_stopped(BridgeWorker& bridge) = 0;
   };
 
-  BridgeWorker(uv_loop_t* loop, std::string name, std::map<std::string, std::string> settings,
+  BridgeWorker(uv_loop_t* loop, std::string name, BridgeSpec spec, std::map<std::string, std::string> settings,
                uint64_t max_events, uint64_t max_bytes, std::string worker_path, Owner& owner);
   ~BridgeWorker() override;
 
@@ -40,6 +41,11 @@ class BridgeWorker : public ipc::FrameStream::Handler {
   void shutdown(uint64_t deadline_ms);
 
   const std::string& name() const { return name_; }
+  const BridgeSpec& spec() const { return spec_; }
+  const std::map<std::string, std::string>& settings() const { return settings_; }
+  // New settings (a reload changed its upstream): the worker restarts with them, and what it
+  // had not acknowledged is resent.
+  void reconfigure(std::map<std::string, std::string> settings);
   const Ledger& ledger() const { return ledger_; }
   bool running() const { return state_ == State::Running; }
   bool stopped() const { return state_ == State::Stopped; }
@@ -63,6 +69,7 @@ class BridgeWorker : public ipc::FrameStream::Handler {
 
   uv_loop_t* loop_;
   std::string name_;
+  BridgeSpec spec_;
   std::map<std::string, std::string> settings_;
   std::string worker_path_;
   Owner& owner_;

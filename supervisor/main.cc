@@ -72,7 +72,7 @@ int run(const std::string& file) {
   uv_loop_init(&loop);
   int status = 0;
   {
-    pgep::Supervisor supervisor(&loop, std::move(result.config), worker);
+    pgep::Supervisor supervisor(&loop, std::move(result.config), input, worker);
     status = supervisor.run();
   }
   uv_run(&loop, UV_RUN_DEFAULT);  // let libuv finish closing what the supervisor owned

@@ -19,6 +19,8 @@ class Router {
   Router();
 
   void add(const BridgeSpec& spec, BridgeWorker& bridge);
+  // Forgets every route (a reload adds the new set); ids go on counting.
+  void clear() { routes_.clear(); }
   // The NOTIFY channels some bridge reads, each once.
   std::vector<std::string> notify_channels() const;
   // The bridges fed by NOTIFY, and those fed by the WAL.

@@ -18,45 +18,83 @@ namespace {
 constexpr uint64_t kWorkerExitMs = 3000;
 }  // namespace
 
-Supervisor::Supervisor(uv_loop_t* loop, Config config, std::string worker_path)
+Supervisor::Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::string worker_path)
     : loop_(loop),
       config_(std::move(config)),
+      input_(std::move(input)),
       worker_path_(std::move(worker_path)),
       shutdown_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   shutdown_timer_.get()->data = this;
-  const DaemonSettings& daemon = config_.daemon;
-  for (const UpstreamSettings& upstream : config_.upstreams) {
+  for (auto& [name, wanted] : wanted_bridges(config_)) {
+    bridges_.push_back(make_bridge(name, wanted.first, wanted.second));
+  }
+  update_sources();
+}
+
+std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> Supervisor::wanted_bridges(
+    const Config& config) const {
+  std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> wanted;
+  for (const UpstreamSettings& upstream : config.upstreams) {
     for (const BridgeSpec& spec : upstream.bridges) {
-      std::string name = upstream.name + "/" + spec.text();
-      bridges_.push_back(std::make_unique<BridgeWorker>(loop_, name, worker_settings(upstream, spec),
-                                                        daemon.ledger_max_events, daemon.ledger_max_bytes,
-                                                        worker_path_, *this));
-      router_.add(spec, *bridges_.back());
+      wanted[upstream.name + "/" + spec.text()] = {spec, worker_settings(config, upstream, spec)};
     }
   }
+  return wanted;
+}
+
+std::unique_ptr<BridgeWorker> Supervisor::make_bridge(const std::string& name, const BridgeSpec& spec,
+                                                      std::map<std::string, std::string> settings) {
+  return std::make_unique<BridgeWorker>(loop_, name, spec, std::move(settings), config_.daemon.ledger_max_events,
+                                        config_.daemon.ledger_max_bytes, worker_path_, *this);
+}
+
+// Routes the active bridges and makes the sources match them: a NOTIFY source and the outbox
+// when some bridge reads a channel, the WAL source when some bridge reads wal2json.
+void Supervisor::update_sources() {
+  router_.clear();
+  for (const auto& bridge : bridges_) router_.add(bridge->spec(), *bridge);
   notify_bridges_ = router_.notify_bridges();
   wal_bridges_ = router_.wal_bridges();
   std::vector<std::string> channels = router_.notify_channels();
-  if (!channels.empty()) {
-    notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
-    outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, *this);
+  if (channels != notify_channels_) {
+    notify_channels_ = channels;
+    notify_.reset();
+    notify_ready_ = false;
+    if (!channels.empty()) {
+      notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+      if (started_) notify_->start();
+    }
   }
-  if (!wal_bridges_.empty()) {
+  if (channels.empty()) {
+    outbox_.reset();
+  } else if (!outbox_) {
+    outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, *this);
+    if (started_) outbox_->start();
+  }
+  if (wal_bridges_.empty() && wal_) {
+    wal_->send_status(/*last=*/true);
+    wal_.reset();
+    wal_ready_ = false;
+  } else if (!wal_bridges_.empty() && !wal_) {
     wal_ = std::make_unique<WalSource>(loop_, config_.database, config_.daemon.state_file, *this);
+    if (started_) wal_->start();
   }
 }
 
 Supervisor::~Supervisor() = default;
 
-std::map<std::string, std::string> Supervisor::worker_settings(const UpstreamSettings& upstream,
+std::map<std::string, std::string> Supervisor::worker_settings(const Config& config, const UpstreamSettings& upstream,
                                                                const BridgeSpec& spec) const {
   std::map<std::string, std::string> settings = upstream.options;
+  // A worker has one bridge: the upstream's whole list is not its business (and a reload that
+  // edits the list must not look like a change to every bridge of the upstream).
+  settings.erase("bridge_channels");
   settings[kSettingUpstream] = upstream.name;
   settings[kSettingChannel] = spec.channel;
   settings[kSettingTargetKind] = target_kind_name(spec.kind);
   settings[kSettingTarget] = spec.target;
   for (const char* key : {"log_level", "log_format", "log_output", "log_messages"}) {
-    settings[key] = config_.daemon.values.at(key);
+    settings[key] = config.daemon.values.at(key);
   }
   return settings;
 }
@@ -81,6 +119,7 @@ int Supervisor::run() {
   }
   log_info("starting " + std::to_string(bridges_.size()) + " bridge(s); control socket " + config_.daemon.control_socket +
            (metrics_ ? "; metrics on http://" + config_.daemon.metrics_listen + "/metrics" : ""));
+  started_ = true;
   for (auto& bridge : bridges_) bridge->start();
   if (notify_) notify_->start();
   if (outbox_) outbox_->start();
@@ -99,7 +138,8 @@ void Supervisor::watch_signal(UvHandle<uv_signal_t>& handle, int signal) {
 
 void Supervisor::on_signal(int signal) {
   if (signal == SIGHUP) {
-    log_warn("SIGHUP: reloading the configuration is not built yet; the running configuration stays");
+    std::string problem = reload();
+    if (!problem.empty()) log_error("SIGHUP: reload refused, the running configuration stays: " + problem);
     return;
   }
   if (shutting_down_) {
@@ -159,7 +199,8 @@ void Supervisor::on_wal_fatal(const std::string& reason) {
   }, 0, 0);
 }
 
-void Supervisor::on_acknowledged(BridgeWorker&) {
+void Supervisor::on_acknowledged(BridgeWorker& bridge) {
+  retire_if_drained(bridge);
   if (wal_) wal_->on_acknowledged();
   if (outbox_) outbox_->on_acknowledged();
   if (shutting_down_) {
@@ -174,6 +215,7 @@ void Supervisor::on_acknowledged(BridgeWorker&) {
 size_t Supervisor::events_in_flight() const {
   size_t total = 0;
   for (const auto& bridge : bridges_) total += bridge->ledger().size();
+  for (const auto& bridge : retired_) total += bridge->ledger().size();
   return total;
 }
 
@@ -205,12 +247,17 @@ void Supervisor::stop_workers() {
     wal_.reset();
   }
   for (auto& bridge : bridges_) bridge->shutdown(kWorkerExitMs);
-  if (bridges_.empty()) finish();
+  for (auto& bridge : retired_) bridge->shutdown(kWorkerExitMs);
+  if (all_stopped()) finish();
+}
+
+bool Supervisor::all_stopped() const {
+  auto stopped = [](const auto& b) { return b->stopped(); };
+  return std::all_of(bridges_.begin(), bridges_.end(), stopped) && std::all_of(retired_.begin(), retired_.end(), stopped);
 }
 
 void Supervisor::on_worker_stopped(BridgeWorker&) {
-  bool all = std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->stopped(); });
-  if (all) finish();
+  if (workers_stopping_ && all_stopped()) finish();
 }
 
 // Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker.
@@ -316,7 +363,11 @@ std::string Supervisor::control_restart(const std::string& name) {
 }
 
 std::string Supervisor::control_reload() {
-  return JsonObject().add("ok", false).add("error", "reload is not built yet; the running configuration stays").str();
+  std::string problem = reload();
+  if (!problem.empty()) {
+    return JsonObject().add("ok", false).add("error", "reload refused, the running configuration stays: " + problem).str();
+  }
+  return JsonObject().add("ok", true).add("message", "reloaded").str();
 }
 
 void Supervisor::finish() {

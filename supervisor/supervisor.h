@@ -28,7 +28,8 @@ class Supervisor : public NotifySource::Listener,
                    public BridgeWorker::Owner,
                    public Control::Handler {
  public:
-  Supervisor(uv_loop_t* loop, Config config, std::string worker_path);
+  // `input` is where the configuration came from, read again on reload.
+  Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::string worker_path);
   ~Supervisor() override;
 
   // Runs until stopped by a signal. Returns the process's exit status.
@@ -57,7 +58,18 @@ class Supervisor : public NotifySource::Listener,
   bool ready() const;
   std::string render_metrics() const;
 
-  std::map<std::string, std::string> worker_settings(const UpstreamSettings& upstream, const BridgeSpec& spec) const;
+  std::map<std::string, std::string> worker_settings(const Config& config, const UpstreamSettings& upstream,
+                                                     const BridgeSpec& spec) const;
+  std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> wanted_bridges(
+      const Config& config) const;
+  std::unique_ptr<BridgeWorker> make_bridge(const std::string& name, const BridgeSpec& spec,
+                                            std::map<std::string, std::string> settings);
+  void update_sources();
+  // reload.cc: read the configuration again and apply it; returns "" or why nothing changed.
+  std::string reload();
+  std::string unchangeable(const Config& next) const;
+  void retire_if_drained(BridgeWorker& bridge);
+  bool all_stopped() const;
   void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
   void on_signal(int signal);
   void begin_shutdown(const std::string& why);
@@ -67,8 +79,14 @@ class Supervisor : public NotifySource::Listener,
 
   uv_loop_t* loop_;
   Config config_;
+  ConfigInput input_;
   std::string worker_path_;
   std::vector<std::unique_ptr<BridgeWorker>> bridges_;
+  // Bridges a reload removed: they finish what they hold, then stop. They are kept (idle) until
+  // pgep exits, since the WAL's flush tracker may still look at their ledgers.
+  std::vector<std::unique_ptr<BridgeWorker>> retired_;
+  std::vector<std::string> notify_channels_;
+  bool started_ = false;
   std::vector<BridgeWorker*> notify_bridges_;
   std::vector<BridgeWorker*> wal_bridges_;
   Router router_;

@@ -39,9 +39,13 @@ def test_init_script_start_status_reload_stop(tmp_path):
         pg.notify(channel, ["k|through the init script"])
         assert sub.wait(1)[0][1] == b"through the init script"
         pg.close()
+        assert init("reload").returncode == 0
+        good = config.read_text()
+        config.write_text(good.replace("kind = redis", "kind = rediss"))
         reload = init("reload")
-        assert reload.returncode == 1 and "reload is not built yet" in reload.stderr
+        assert reload.returncode == 1 and "reload refused, the running configuration stays" in reload.stderr
         assert init("status").returncode == 0  # a refused reload leaves it running
+        config.write_text(good)
         stopped = init("stop")
         assert stopped.returncode == 0 and "pgep stopped" in stopped.stdout
         assert init("status").returncode == 3
