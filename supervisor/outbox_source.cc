@@ -72,19 +72,11 @@ void OutboxSource::read_wakeups() {
 }
 
 void OutboxSource::read_results() {
-  while (connection_.get() && state_ != State::Ready && state_ != State::Waiting && !PQisBusy(connection_.get())) {
-    PGresult* raw = PQgetResult(connection_.get());
-    if (!raw) {
-      ResultPtr result = std::move(held_);
-      on_result(result.get());
-      continue;
-    }
-    bool error = PQresultStatus(raw) != PGRES_TUPLES_OK && PQresultStatus(raw) != PGRES_COMMAND_OK;
-    if (!held_ || error) {
-      held_.reset(raw);
-    } else {
-      PQclear(raw);
-    }
+  // A finished command may send the next one, whose answer can already be complete.
+  while (connection_.get() && state_ != State::Ready && state_ != State::Waiting) {
+    PgConnection::ResultPtr result{nullptr, &PQclear};
+    if (connection_.take_answer(result) != PgConnection::Answer::Done) return;
+    on_result(result.get());
   }
 }
 
@@ -173,7 +165,6 @@ void OutboxSource::resume() {
 
 void OutboxSource::fail(const std::string& reason) {
   bool was_ready = state_ != State::Connecting && state_ != State::Waiting && state_ != State::Idle;
-  held_.reset();
   connection_.close();
   state_ = State::Waiting;
   if (was_ready || reason != last_error_) {

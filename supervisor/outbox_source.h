@@ -74,8 +74,6 @@ class OutboxSource {
   std::vector<int64_t> to_delete_;
   std::unordered_set<int64_t> known_;  // ids in in_flight_ or to_delete_: a drain skips them
   std::string last_error_;
-  using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
-  ResultPtr held_{nullptr, &PQclear};
 };
 
 }  // namespace pgep

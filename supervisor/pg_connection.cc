@@ -26,10 +26,34 @@ std::string PgConnection::error() const {
 }
 
 void PgConnection::close() {
+  held_.reset();
   poll_.reset();
   polled_fd_ = -1;
   connecting_ = false;
   conn_.reset();
+}
+
+PgConnection::Answer PgConnection::take_answer(ResultPtr& result) {
+  while (conn_ && !PQisBusy(conn_.get())) {
+    PGresult* raw = PQgetResult(conn_.get());
+    if (!raw) {
+      result = std::move(held_);
+      held_.reset();
+      return Answer::Done;
+    }
+    ExecStatusType status = PQresultStatus(raw);
+    if (status == PGRES_COPY_BOTH) {
+      PQclear(raw);
+      return Answer::CopyBoth;
+    }
+    bool error = status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK;
+    if (!held_ || error) {
+      held_.reset(raw);
+    } else {
+      PQclear(raw);
+    }
+  }
+  return Answer::Pending;
 }
 
 // The socket can change while connecting (another host of a list, a retry without SSL), so

@@ -40,6 +40,13 @@ class PgConnection {
   PGconn* get() const { return conn_.get(); }
   std::string error() const;
 
+  using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+  enum class Answer { Pending, Done, CopyBoth };
+  // Reads what has arrived of the command under way. Done: the command finished and `result`
+  // holds its first result, or the error that followed it (null only if there was none at
+  // all). CopyBoth: the server entered COPY BOTH (START_REPLICATION). Pending: more to come.
+  Answer take_answer(ResultPtr& result);
+
  private:
   struct Closer {
     void operator()(PGconn* conn) const { PQfinish(conn); }
@@ -53,6 +60,7 @@ class PgConnection {
   UvHandle<uv_poll_t> poll_;
   int polled_fd_ = -1;
   bool connecting_ = false;
+  ResultPtr held_{nullptr, &PQclear};  // the first result of the command under way
 };
 
 }  // namespace pgep

@@ -114,31 +114,21 @@ void WalSource::on_socket(int status, int events) {
   read_results();
 }
 
-// A command's results are read to the end (PQgetResult gives null) before the next command
-// is sent; the first result, or an error that follows it, is what the step acts on.
+// A command's results are read to the end before the next command is sent.
 void WalSource::read_results() {
-  while (connection_.get() && !PQisBusy(connection_.get())) {
-    PGresult* raw = PQgetResult(connection_.get());
-    if (!raw) {
-      if (!held_) return;
-      ResultPtr result = std::move(held_);
-      return on_result(result.get());
-    }
-    if (PQresultStatus(raw) == PGRES_COPY_BOTH) {
-      PQclear(raw);
+  PgConnection::ResultPtr result{nullptr, &PQclear};
+  switch (connection_.take_answer(result)) {
+    case PgConnection::Answer::Pending:
+      return;
+    case PgConnection::Answer::CopyBoth:
       return on_streaming();
-    }
-    bool error = PQresultStatus(raw) != PGRES_TUPLES_OK && PQresultStatus(raw) != PGRES_COMMAND_OK;
-    if (!held_ || error) {
-      held_.reset(raw);
-    } else {
-      PQclear(raw);
-    }
+    case PgConnection::Answer::Done:
+      return on_result(result.get());
   }
 }
 
 void WalSource::on_result(PGresult* result) {
-  ExecStatusType status = PQresultStatus(result);
+  ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
     std::string error = pg_result_error(result);
     if (error.find("may not be used as an output plugin") != std::string::npos) {
@@ -334,7 +324,6 @@ void WalSource::fail(const std::string& reason) {
   if (state_ == State::Fatal) return;
   bool was_streaming = state_ == State::Streaming;
   uv_timer_stop(status_timer_.get());
-  held_.reset();
   connection_.close();
   state_ = State::Waiting;
   if (was_streaming) listener_.on_wal_ready(false);
@@ -350,7 +339,6 @@ void WalSource::fail(const std::string& reason) {
 
 void WalSource::fatal(const std::string& reason) {
   uv_timer_stop(status_timer_.get());
-  held_.reset();
   connection_.close();
   state_ = State::Fatal;
   listener_.on_wal_fatal(reason);

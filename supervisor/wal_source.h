@@ -91,8 +91,6 @@ class WalSource {
   bool paused_ = false;
   bool flush_pending_ = false;  // libpq holds output the socket has not taken yet
   std::string last_error_;
-  using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
-  ResultPtr held_{nullptr, &PQclear};  // the result of the command being read
   FlushTracker tracker_;
   WalRecordParser parser_;
   uint64_t last_sent_flush_ = 0;
