@@ -28,7 +28,6 @@ void NotifySource::connect() {
 
 void NotifySource::send_listen() {
   PGconn* conn = connection_.get();
-  if (PQsetnonblocking(conn, 1) != 0) return fail(connection_.error());
   std::string sql;
   for (const std::string& channel : channels_) {
     std::unique_ptr<char, decltype(&PQfreemem)> quoted(
@@ -36,25 +35,12 @@ void NotifySource::send_listen() {
     if (!quoted) return fail(connection_.error());
     sql += "LISTEN " + std::string(quoted.get()) + ";";
   }
-  if (!PQsendQuery(conn, sql.c_str())) return fail(connection_.error());
   state_ = State::SendingListen;
-  flush_listen();
+  connection_.send_query(sql);
 }
 
-// Many channels make a long query: what the socket does not take at once goes when it is
-// writable again, while the results are read as they come.
-void NotifySource::flush_listen() {
-  int pending = PQflush(connection_.get());
-  if (pending < 0) return fail(connection_.error());
-  connection_.watch(pending ? UV_READABLE | UV_WRITABLE : UV_READABLE);
-}
-
-void NotifySource::on_socket(int status, int events) {
+void NotifySource::on_socket(int status, int) {
   if (status < 0) return fail(std::string("socket error: ") + uv_strerror(status));
-  if (state_ == State::SendingListen && (events & UV_WRITABLE)) {
-    flush_listen();
-    if (state_ != State::SendingListen) return;
-  }
   if (!PQconsumeInput(connection_.get())) return fail(connection_.error());
   if (state_ == State::SendingListen) return read_listen_results();
   deliver();
@@ -87,13 +73,13 @@ void NotifySource::deliver() {
   }
   // Paused with notifications still in libpq's buffer: stop reading the socket as well, so
   // they wait in PostgreSQL rather than in this process's memory.
-  if (paused_) connection_.watch(0);
+  if (paused_) connection_.watch_reads(false);
 }
 
 void NotifySource::pause() {
   if (paused_) return;
   paused_ = true;
-  if (state_ == State::Listening) connection_.watch(0);
+  if (state_ == State::Listening) connection_.watch_reads(false);
   log_info("NOTIFY source paused: a bridge's ledger is full");
 }
 
@@ -103,7 +89,7 @@ void NotifySource::resume() {
   log_info("NOTIFY source resumed");
   if (state_ != State::Listening) return;
   deliver();
-  if (!paused_) connection_.watch(UV_READABLE);
+  if (!paused_) connection_.watch_reads(true);
 }
 
 void NotifySource::fail(const std::string& reason) {

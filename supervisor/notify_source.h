@@ -43,7 +43,6 @@ class NotifySource {
   void connect();
   void on_socket(int status, int events);
   void send_listen();
-  void flush_listen();
   void read_listen_results();
   void deliver();
   void fail(const std::string& reason);

@@ -38,22 +38,12 @@ void OutboxSource::connect() {
 }
 
 void OutboxSource::send(const std::string& sql, State next_state) {
-  if (state_ == State::Connecting && PQsetnonblocking(connection_.get(), 1) != 0) return fail(connection_.error());
-  if (!PQsendQuery(connection_.get(), sql.c_str())) return fail(connection_.error());
   state_ = next_state;
-  int pending = PQflush(connection_.get());
-  if (pending < 0) return fail(connection_.error());
-  connection_.watch(pending ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+  connection_.send_query(sql);
 }
 
-void OutboxSource::on_socket(int status, int events) {
+void OutboxSource::on_socket(int status, int) {
   if (status < 0) return fail(std::string("socket error: ") + uv_strerror(status));
-  if (events & UV_WRITABLE) {
-    int pending = PQflush(connection_.get());
-    if (pending < 0) return fail(connection_.error());
-    if (pending == 0) connection_.watch(UV_READABLE);
-  }
-  if (!(events & UV_READABLE)) return;
   if (!PQconsumeInput(connection_.get())) return fail(connection_.error());
   read_wakeups();
   read_results();

@@ -30,8 +30,39 @@ void PgConnection::close() {
   poll_.reset();
   polled_fd_ = -1;
   connecting_ = false;
+  reading_ = true;
+  output_pending_ = false;
   conn_.reset();
 }
+
+void PgConnection::watch_reads(bool on) {
+  reading_ = on;
+  if (conn_ && !connecting_) update_poll();
+}
+
+bool PgConnection::send_query(const std::string& sql) {
+  if (!PQsendQuery(conn_.get(), sql.c_str())) {
+    callbacks_.failed(error());
+    return false;
+  }
+  return flush();
+}
+
+// A long query or a status update the socket does not take at once goes when it is writable.
+bool PgConnection::flush() {
+  int pending = PQflush(conn_.get());
+  if (pending < 0) {
+    callbacks_.failed(error());
+    return false;
+  }
+  if (output_pending_ != (pending == 1)) {
+    output_pending_ = pending == 1;
+    update_poll();
+  }
+  return true;
+}
+
+void PgConnection::update_poll() { poll((reading_ ? UV_READABLE : 0) | (output_pending_ ? UV_WRITABLE : 0)); }
 
 PgConnection::Answer PgConnection::take_answer(ResultPtr& result) {
   while (conn_ && !PQisBusy(conn_.get())) {
@@ -58,7 +89,7 @@ PgConnection::Answer PgConnection::take_answer(ResultPtr& result) {
 
 // The socket can change while connecting (another host of a list, a retry without SSL), so
 // it is looked up every time.
-void PgConnection::watch(int events) {
+void PgConnection::poll(int events) {
   int fd = conn_ ? PQsocket(conn_.get()) : -1;
   if (fd < 0) return callbacks_.failed("libpq has no socket");
   if (fd != polled_fd_) {
@@ -77,17 +108,21 @@ void PgConnection::watch(int events) {
 
 void PgConnection::on_socket(int status, int events) {
   if (connecting_ && status == 0) return continue_connect();
-  callbacks_.ready(status, events);
+  if (status < 0) return callbacks_.ready(status, events);
+  if ((events & UV_WRITABLE) && !flush()) return;
+  if ((events & UV_READABLE) && reading_) callbacks_.ready(status, events);
 }
 
 void PgConnection::continue_connect() {
   switch (PQconnectPoll(conn_.get())) {
     case PGRES_POLLING_READING:
-      return watch(UV_READABLE);
+      return poll(UV_READABLE);
     case PGRES_POLLING_WRITING:
-      return watch(UV_WRITABLE);
+      return poll(UV_WRITABLE);
     case PGRES_POLLING_OK:
       connecting_ = false;
+      if (PQsetnonblocking(conn_.get(), 1) != 0) return callbacks_.failed(error());
+      update_poll();
       return callbacks_.connected();
     default:
       connecting_ = false;

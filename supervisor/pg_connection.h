@@ -19,8 +19,8 @@ std::string pg_result_error(const PGresult* result);
 
 class PgConnection {
  public:
-  // Called when connected, when the socket is ready (status < 0: a socket error), and when
-  // the connection attempt failed.
+  // Called when connected (the connection is then non-blocking), when there is something to
+  // read (status < 0: a socket error), and when the connection failed (connecting, or sending).
   struct Callbacks {
     std::function<void()> connected;
     std::function<void(int status, int events)> ready;
@@ -33,8 +33,13 @@ class PgConnection {
   // Starts connecting to `uri`; pg-event-proxy is the application_name unless the URI says
   // otherwise. `replication` adds replication=database (for the WAL).
   void connect(const std::string& uri, bool replication);
-  // Watches the socket for UV_READABLE and/or UV_WRITABLE; 0 stops watching.
-  void watch(int events);
+  // Whether the owner wants `ready` calls (off while it is paused). Output libpq holds is sent
+  // either way: the socket is watched for writing until it is all gone.
+  void watch_reads(bool on);
+  // Sends a query without waiting for its answer. On failure calls `failed` and returns false.
+  bool send_query(const std::string& sql);
+  // Sends what libpq holds (a query, COPY data). On failure calls `failed` and returns false.
+  bool flush();
   void close();
 
   PGconn* get() const { return conn_.get(); }
@@ -53,6 +58,8 @@ class PgConnection {
   };
   void continue_connect();
   void on_socket(int status, int events);
+  void poll(int events);
+  void update_poll();
 
   uv_loop_t* loop_;
   Callbacks callbacks_;
@@ -60,6 +67,8 @@ class PgConnection {
   UvHandle<uv_poll_t> poll_;
   int polled_fd_ = -1;
   bool connecting_ = false;
+  bool reading_ = true;
+  bool output_pending_ = false;
   ResultPtr held_{nullptr, &PQclear};  // the first result of the command under way
 };
 

@@ -78,37 +78,21 @@ void WalSource::connect() {
 }
 
 void WalSource::on_connected() {
-  if (PQsetnonblocking(connection_.get(), 1) != 0) return fail(connection_.error());
   // The slot name is checked by the configuration: lower-case letters, digits and _.
   send("SELECT plugin, confirmed_flush_lsn, wal_status FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'",
        State::CheckingSlot);
 }
 
 void WalSource::send(const std::string& sql, State next) {
-  if (!PQsendQuery(connection_.get(), sql.c_str())) return fail(connection_.error());
   state_ = next;
-  int pending = PQflush(connection_.get());
-  if (pending < 0) return fail(connection_.error());
-  flush_pending_ = pending == 1;
-  update_watch();
+  connection_.send_query(sql);
 }
 
-void WalSource::update_watch() {
-  int events = 0;
-  if (!paused_ || state_ != State::Streaming) events |= UV_READABLE;
-  if (flush_pending_) events |= UV_WRITABLE;
-  connection_.watch(events);
-}
+// Paused, pgep reads nothing more of the stream; PostgreSQL keeps the WAL meanwhile.
+void WalSource::update_watch() { connection_.watch_reads(!paused_ || state_ != State::Streaming); }
 
-void WalSource::on_socket(int status, int events) {
+void WalSource::on_socket(int status, int) {
   if (status < 0) return fail(std::string("socket error: ") + uv_strerror(status));
-  if (events & UV_WRITABLE) {
-    int pending = PQflush(connection_.get());
-    if (pending < 0) return fail(connection_.error());
-    flush_pending_ = pending == 1;
-    update_watch();
-  }
-  if (!(events & UV_READABLE)) return;
   if (!PQconsumeInput(connection_.get())) return fail(connection_.error());
   if (state_ == State::Streaming) return read_stream();
   read_results();
@@ -256,12 +240,7 @@ void WalSource::send_status(bool last) {
   write_u64(message + 25, static_cast<uint64_t>(postgres_now_us()));
   message[33] = 0;
   if (PQputCopyData(connection_.get(), message, sizeof message) != 1) return fail(connection_.error());
-  int pending = PQflush(connection_.get());
-  if (pending < 0) return fail(connection_.error());
-  if (flush_pending_ != (pending == 1)) {
-    flush_pending_ = pending == 1;
-    update_watch();
-  }
+  if (!connection_.flush()) return;
   last_sent_flush_ = flush;
   last_status_ms_ = now_ms();
   if (flush != saved_lsn_ && (last || last_status_ms_ - saved_ms_ >= kSaveIntervalMs)) remember_position(flush);

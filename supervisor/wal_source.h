@@ -89,7 +89,6 @@ class WalSource {
   Backoff backoff_{100, 10000};
   State state_ = State::Idle;
   bool paused_ = false;
-  bool flush_pending_ = false;  // libpq holds output the socket has not taken yet
   std::string last_error_;
   FlushTracker tracker_;
   WalRecordParser parser_;
