@@ -192,10 +192,17 @@ void Supervisor::on_wal_ready(bool ready) { wal_ready_ = ready; }
 void Supervisor::on_wal_fatal(const std::string& reason) {
   log_error("WAL: " + reason + "; stopping");
   exit_status_ = 1;
+  shutdown_soon("a WAL error");
+}
+
+// Stopping destroys the sources and the control socket, so a stop asked for from inside one of
+// their callbacks begins on the next turn of the loop.
+void Supervisor::shutdown_soon(const std::string& why) {
   if (shutting_down_) return;
-  // Not from inside the WAL source's own callback: stopping destroys it.
+  shutdown_reason_ = why;
   uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
-    static_cast<Supervisor*>(t->data)->begin_shutdown("a WAL error");
+    auto* self = static_cast<Supervisor*>(t->data);
+    self->begin_shutdown(self->shutdown_reason_);
   }, 0, 0);
 }
 
@@ -341,12 +348,7 @@ std::string Supervisor::render_metrics() const {
 }
 
 std::string Supervisor::control_stop() {
-  if (!shutting_down_) {
-    // Not from inside the control connection's callback: stopping closes the control socket.
-    uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
-      static_cast<Supervisor*>(t->data)->begin_shutdown("pgep-ctl stop");
-    }, 0, 0);
-  }
+  shutdown_soon("pgep-ctl stop");
   return JsonObject().add("ok", true).add("message", "stopping").str();
 }
 

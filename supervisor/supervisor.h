@@ -73,6 +73,7 @@ class Supervisor : public NotifySource::Listener,
   void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
   void on_signal(int signal);
   void begin_shutdown(const std::string& why);
+  void shutdown_soon(const std::string& why);
   size_t events_in_flight() const;
   void stop_workers();
   void finish();
@@ -105,6 +106,7 @@ class Supervisor : public NotifySource::Listener,
   bool wal_ready_ = false;
   bool workers_stopping_ = false;
   int exit_status_ = 0;
+  std::string shutdown_reason_;
 };
 
 }  // namespace pgep
