@@ -17,9 +17,10 @@ constexpr uint64_t kStatsIntervalMs = 1000;
 Worker::Worker(uv_loop_t* loop, int socket_fd)
     : loop_(loop),
       stream_(ipc::FrameStream::open(loop, socket_fd, this)),
-      reconnect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      reconnect_(loop, Backoff(), [this] {
+        if (publisher_) publisher_->connect();
+      }),
       stats_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
-  reconnect_timer_.get()->data = this;
   stats_timer_.get()->data = this;
 }
 
@@ -162,8 +163,7 @@ void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
 
 void Worker::on_broker_connected() {
   connected_ = true;
-  backoff_.reset();
-  last_error_.clear();
+  reconnect_.succeeded();
   log_info("bridge " + bridge_ + ": broker connected; " + std::to_string(pending_.size()) +
            " message(s) to publish");
   published_ = 0;
@@ -176,17 +176,10 @@ void Worker::on_broker_lost(const std::string& reason) {
   connected_ = false;
   published_ = 0;
   in_flight_ = 0;
-  // Logged once per state change, not once per attempt.
-  if (was_connected || reason != last_error_) {
+  if (reconnect_.failed(reason, was_connected)) {
     log_warn("bridge " + bridge_ + ": broker " + (was_connected ? "lost" : "unreachable") + ": " +
              reason + "; retrying with backoff");
   }
-  last_error_ = reason;
-  if (!publisher_) return;
-  uv_timer_start(reconnect_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Worker*>(t->data);
-    if (self->publisher_) self->publisher_->connect();
-  }, backoff_.next(), 0);
 }
 
 void Worker::send_stats() {

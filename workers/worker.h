@@ -11,7 +11,7 @@
 #include <string>
 
 #include "ipc/frame_stream.h"
-#include "shared/backoff.h"
+#include "shared/retry.h"
 #include "shared/uv_handle.h"
 #include "workers/publisher.h"
 
@@ -54,9 +54,8 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   uv_loop_t* loop_;
   ipc::FrameStream::Ptr stream_;
   std::unique_ptr<Publisher> publisher_;
-  UvHandle<uv_timer_t> reconnect_timer_;
+  Retry reconnect_;  // the broker, after it was lost or refused a message
   UvHandle<uv_timer_t> stats_timer_;
-  Backoff backoff_;
   std::string bridge_;
   bool log_messages_ = false;
   size_t window_ = 1000;
@@ -68,7 +67,6 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   std::deque<Pending> pending_;  // received, not yet acknowledged to the supervisor, in seq order
   size_t published_ = 0;         // pending_[0, published_) went out on the current connection
   size_t in_flight_ = 0;         // published and not yet confirmed
-  std::string last_error_;
   uint64_t count_published_ = 0;
   uint64_t count_confirmed_ = 0;
   uint64_t count_unroutable_ = 0;
