@@ -38,11 +38,14 @@ VERSION  := 0.1.0
 
 # Code both processes use (configuration, routing, logging) and the frame codec.
 LIB_SRC        := $(wildcard shared/*.cc) $(wildcard ipc/*.cc)
-# pgep-ctl's own files are supervisor/ctl_*.cc; every other supervisor file is pgep's.
-CTL_SRC        := $(wildcard supervisor/ctl_*.cc)
-# The supervisor's parts, linked into pgep and into the unit tests; main.cc is pgep's entry.
-SUPERVISOR_SRC := $(filter-out $(CTL_SRC) supervisor/main.cc,$(wildcard supervisor/*.cc))
+# pgep-ctl, the control socket's client.
+CTL_SRC        := $(wildcard ctl/*.cc)
+# The supervisor's parts (its sources and its admin side included), linked into pgep and into
+# the unit tests; main.cc is pgep's entry.
+SUPERVISOR_SRC := $(filter-out supervisor/main.cc,$(wildcard supervisor/*.cc supervisor/sources/*.cc supervisor/admin/*.cc))
 WORKER_SRC     := $(wildcard workers/*.cc)
+# The worker's pure parts, which the unit tests link as well.
+WORKER_PURE_SRC := workers/publish_window.cc
 UNIT_SRC       := $(wildcard tests/unit/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
@@ -78,7 +81,7 @@ $(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
 $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
-$(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC)) $(SUPERVISOR_LIB) $(LIB)
+$(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
 
 unit: $(BUILD)/pgep-unit

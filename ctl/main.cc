@@ -5,10 +5,6 @@
 // The socket is -s, else $PGEP_CONTROL_SOCKET, else [pgep] control_socket of CONFIG and the
 // environment (the same default pgep uses). Exit status: 0 done, 1 pgep refused the command,
 // 2 wrong usage, 3 pgep is not running (as an LSB init script's status expects).
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,7 +12,8 @@
 #include <vector>
 
 #include "shared/config.h"
-#include "supervisor/ctl_status.h"
+#include "shared/unix_socket.h"
+#include "ctl/status_format.h"
 
 namespace {
 
@@ -34,35 +31,24 @@ int usage() {
 std::string socket_path(const std::string& explicit_path, const std::string& config_file) {
   if (!explicit_path.empty()) return explicit_path;
   if (const char* env = std::getenv("PGEP_CONTROL_SOCKET"); env && *env) return env;
-  pgep::ConfigInput input{config_file, pgep::process_environment(), static_cast<unsigned>(getuid())};
-  return pgep::load_config(input).config.daemon.control_socket;
+  return pgep::load_config(pgep::ConfigInput::from_process(config_file)).config.daemon.control_socket;
 }
 
-// Sends one command line; returns the answer, or sets `not_running`.
+// Sends one command line and reads the answer; false with `error` when pgep could not be asked.
 bool ask(const std::string& path, const std::string& command, std::string& answer, std::string& error) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    error = "the socket path is too long: " + path;
+  pgep::UnixSocket socket = pgep::UnixSocket::connect(path, error);
+  if (!socket.is_open()) {
+    error = "pgep is not running (nothing answers on " + path + ": " + error + ")";
     return false;
   }
-  path.copy(address.sun_path, sizeof address.sun_path - 1);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    error = "pgep is not running (nothing answers on " + path + ": " + std::strerror(errno) + ")";
-    if (fd >= 0) close(fd);
-    return false;
-  }
-  std::string line = command + "\n";
-  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+  if (!socket.write_all(command + "\n")) {
     error = std::string("cannot send to pgep: ") + std::strerror(errno);
-    close(fd);
     return false;
   }
-  char buffer[65536];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof buffer)) > 0) answer.append(buffer, static_cast<size_t>(n));
-  close(fd);
+  if (!socket.read_all(answer) && answer.empty()) {
+    error = std::string("cannot read pgep's answer: ") + std::strerror(errno);
+    return false;
+  }
   if (answer.empty()) {
     error = "pgep closed the control connection without an answer";
     return false;

@@ -1,4 +1,4 @@
-#include "supervisor/ctl_status.h"
+#include "ctl/status_format.h"
 
 #include <simdjson.h>
 

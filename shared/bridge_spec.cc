@@ -1,4 +1,4 @@
-#include "shared/bridge.h"
+#include "shared/bridge_spec.h"
 
 #include <algorithm>
 

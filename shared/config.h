@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "shared/bridge.h"
+#include "shared/bridge_spec.h"
 #include "shared/wal2json_params.h"
 
 namespace pgep {
@@ -75,12 +75,17 @@ struct ConfigInput {
   std::string file;                                        // empty: environment only
   std::vector<std::pair<std::string, std::string>> environment;
   unsigned uid = 0;                                        // for the default control socket
+
+  // `file` (may be empty), this process's environment and user.
+  static ConfigInput from_process(std::string file);
 };
 
 struct ConfigResult {
   Config config;
   std::vector<ConfigError> errors;  // empty when `config` is usable
   bool ok() const { return errors.empty(); }
+  // Every error on one line, joined by `separator`.
+  std::string describe(std::string_view separator) const;
 };
 
 // Reads, merges and checks. Reports every error found, not only the first.

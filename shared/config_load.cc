@@ -1,11 +1,7 @@
 // Gives the raw key/value pairs of config_source.cc their meaning: maps the seed's [local]
 // format onto [database] and [upstream.local], lets the environment override the file, reads
 // KEY_file secrets, applies defaults and checks every value against config_options.cc.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "shared/config.h"
 #include "shared/config_options.h"
@@ -13,8 +9,6 @@
 #include "shared/log.h"
 #include "shared/uri.h"
 #include "shared/values.h"
-
-extern char** environ;
 
 namespace pgep {
 
@@ -32,27 +26,6 @@ struct Entry {
   std::string secret_file;  // set when the value is to be read from this file (KEY_file)
 };
 using Section = std::map<std::string, Entry>;
-
-// A secret is a password or a URI; a bigger file is a mistake (or /dev/zero), not a secret.
-constexpr size_t kMaxSecretBytes = 64 * 1024;
-
-bool read_secret_file(const std::string& path, std::string& value, std::string& problem) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problem = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  value.assign(kMaxSecretBytes + 1, '\0');
-  in.read(value.data(), static_cast<std::streamsize>(value.size()));
-  value.resize(static_cast<size_t>(in.gcount()));
-  if (value.size() > kMaxSecretBytes) {
-    problem = path + " is larger than 64 KiB; expected a file holding one secret";
-    return false;
-  }
-  // Files written by editors and `echo` end with a new line that is not part of the secret.
-  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-  return true;
-}
 
 bool valid_upstream_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxUpstreamName) return false;
@@ -403,46 +376,12 @@ ConfigResult load_entries(std::vector<RawEntry> raw, std::vector<ConfigError> er
 
 }  // namespace
 
-std::string ConfigError::to_string() const {
-  std::string out = where;
-  if (!key.empty()) out += ": " + key;
-  if (has_value) out += " = \"" + displayed_value(key, value) + "\"";
-  out += ": " + problem;
-  return out;
-}
-
 ConfigResult load_config_text(std::string_view text, std::string_view name,
                               const ConfigInput& input) {
   std::vector<RawEntry> raw;
   std::vector<ConfigError> errors;
   read_ini_text(text, name, raw, errors);
   return load_entries(std::move(raw), std::move(errors), input);
-}
-
-ConfigResult load_config(const ConfigInput& input) {
-  if (input.file.empty()) return load_entries({}, {}, input);
-  std::ifstream in(input.file, std::ios::binary);
-  if (!in) {
-    ConfigResult result;
-    result.errors.push_back({input.file, "", "", false,
-                             std::string("cannot read the configuration file: ") +
-                                 std::strerror(errno)});
-    return result;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_config_text(text.str(), input.file, input);
-}
-
-std::vector<std::pair<std::string, std::string>> process_environment() {
-  std::vector<std::pair<std::string, std::string>> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry(*e);
-    size_t eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    env.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
-  }
-  return env;
 }
 
 }  // namespace pgep

@@ -2,7 +2,9 @@
 
 #include <ini.h>
 
+#include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include "shared/values.h"
@@ -147,6 +149,26 @@ void read_environment(const std::vector<std::pair<std::string, std::string>>& en
     for (size_t i = 1; i + 1 < parts.size(); ++i) section += "." + parts[i];
     out.push_back({section, parts.back(), value, "environment", name, true});
   }
+}
+
+bool read_secret_file(const std::string& path, std::string& value, std::string& problem) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problem = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  // A secret is a password or a URI; a bigger file is a mistake (or /dev/zero), not a secret.
+  constexpr size_t kMaxSecretBytes = 64 * 1024;
+  value.assign(kMaxSecretBytes + 1, '\0');
+  in.read(value.data(), static_cast<std::streamsize>(value.size()));
+  value.resize(static_cast<size_t>(in.gcount()));
+  if (value.size() > kMaxSecretBytes) {
+    problem = path + " is larger than 64 KiB; expected a file holding one secret";
+    return false;
+  }
+  // Files written by editors and `echo` end with a new line that is not part of the secret.
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return true;
 }
 
 }  // namespace pgep

@@ -31,4 +31,7 @@ void read_ini_text(std::string_view text, std::string_view name, std::vector<Raw
 void read_environment(const std::vector<std::pair<std::string, std::string>>& environment,
                       std::vector<RawEntry>& out, std::vector<ConfigError>& errors);
 
+// Reads the secret a KEY_file setting names: at most 64 KiB, trailing new lines dropped.
+bool read_secret_file(const std::string& path, std::string& value, std::string& problem);
+
 }  // namespace pgep

@@ -26,4 +26,20 @@ inline void log_warn(std::string_view m) { log_write(LogLevel::Warn, m); }
 inline void log_info(std::string_view m) { log_write(LogLevel::Info, m); }
 inline void log_debug(std::string_view m) { log_write(LogLevel::Debug, m); }
 
+// The lines of one object, each opening with its prefix ("bridge NAME: "), set once.
+class Logger {
+ public:
+  explicit Logger(std::string prefix = "") : prefix_(std::move(prefix)) {}
+  void write(LogLevel level, std::string_view m) const {
+    if (log_enabled(level)) log_write(level, prefix_ + std::string(m));
+  }
+  void error(std::string_view m) const { write(LogLevel::Error, m); }
+  void warn(std::string_view m) const { write(LogLevel::Warn, m); }
+  void info(std::string_view m) const { write(LogLevel::Info, m); }
+  void debug(std::string_view m) const { write(LogLevel::Debug, m); }
+
+ private:
+  std::string prefix_;
+};
+
 }  // namespace pgep

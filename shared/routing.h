@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "shared/bridge.h"
+#include "shared/bridge_spec.h"
 
 namespace pgep {
 

@@ -1,5 +1,7 @@
 #include "supervisor/ledger.h"
 
+#include <algorithm>
+
 namespace pgep {
 
 namespace {
@@ -29,6 +31,10 @@ size_t Ledger::acknowledge(uint64_t seq) {
   }
   if (seq > last_acknowledged_) last_acknowledged_ = seq;
   return dropped;
+}
+
+bool all_acknowledged(const Deliveries& deliveries) {
+  return std::all_of(deliveries.begin(), deliveries.end(), [](const Delivery& d) { return d.acknowledged(); });
 }
 
 }  // namespace pgep

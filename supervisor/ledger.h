@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "ipc/frame.h"
 
@@ -40,5 +41,17 @@ class Ledger {
   uint64_t next_seq_ = 1;
   uint64_t last_acknowledged_ = 0;
 };
+
+// Where one event went: its bridge's ledger and its seq there. A source keeps these for what
+// it may only forget (a WAL position, an outbox row) once every bridge acknowledged it.
+struct Delivery {
+  const Ledger* ledger;
+  uint64_t seq;
+  bool acknowledged() const { return ledger->last_acknowledged() >= seq; }
+};
+using Deliveries = std::vector<Delivery>;
+
+// The one rule for "every bridge has it": FlushTracker and OutboxTracker both ask it.
+bool all_acknowledged(const Deliveries& deliveries);
 
 }  // namespace pgep

@@ -13,7 +13,7 @@
 
 #include "shared/config.h"
 #include "shared/log.h"
-#include "supervisor/check_config.h"
+#include "supervisor/admin/check_config.h"
 #include "supervisor/supervisor.h"
 
 namespace {
@@ -52,10 +52,10 @@ class PidFile {
 };
 
 int run(const std::string& file) {
-  pgep::ConfigInput input{file, pgep::process_environment(), static_cast<unsigned>(getuid())};
+  pgep::ConfigInput input = pgep::ConfigInput::from_process(file);
   pgep::ConfigResult result = pgep::load_config(input);
   if (!result.ok()) {
-    for (const pgep::ConfigError& error : result.errors) std::fprintf(stderr, "pgep: %s\n", error.to_string().c_str());
+    std::fprintf(stderr, "pgep: %s\n", result.describe("\npgep: ").c_str());
     std::fprintf(stderr, "pgep: not started: the configuration has %zu error(s)\n", result.errors.size());
     return 1;
   }
@@ -69,7 +69,10 @@ int run(const std::string& file) {
   signal(SIGPIPE, SIG_IGN);
   PidFile pid_file(daemon.pid_file);
   uv_loop_t loop;
-  uv_loop_init(&loop);
+  if (int error = uv_loop_init(&loop); error != 0) {
+    pgep::log_error(std::string("cannot start the event loop: ") + uv_strerror(error));
+    return 1;
+  }
   int status = 0;
   {
     pgep::Supervisor supervisor(&loop, std::move(result.config), input, worker);

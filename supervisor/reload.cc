@@ -3,28 +3,12 @@
 // added bridges start, removed ones finish what they hold and stop, changed ones restart with
 // their unacknowledged events resent, and untouched ones keep their worker. The slot position
 // is kept: the WAL source goes on unless no bridge reads the WAL any more.
-#include <unistd.h>
+#include <algorithm>
 
 #include "shared/log.h"
 #include "supervisor/supervisor.h"
 
 namespace pgep {
-
-namespace {
-
-constexpr uint64_t kRetiredWorkerExitMs = 3000;
-
-// Whether a bridge's settings changed, its log settings aside: a new log level alone does not
-// restart every worker (workers take it at their next start).
-bool same_settings(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {
-  auto without_logs = [](std::map<std::string, std::string> m) {
-    for (auto it = m.begin(); it != m.end();) it = it->first.rfind("log_", 0) == 0 ? m.erase(it) : std::next(it);
-    return m;
-  };
-  return without_logs(a) == without_logs(b);
-}
-
-}  // namespace
 
 // What a running pgep cannot change without a restart.
 std::string Supervisor::unchangeable(const Config& next) const {
@@ -45,19 +29,14 @@ std::string Supervisor::unchangeable(const Config& next) const {
 
 std::string Supervisor::reload() {
   if (shutting_down_) return "pgep is stopping";
-  ConfigInput input{input_.file, process_environment(), static_cast<unsigned>(getuid())};
-  ConfigResult result = load_config(input);
-  if (!result.ok()) {
-    std::string errors;
-    for (const ConfigError& error : result.errors) errors += (errors.empty() ? "" : "; ") + error.to_string();
-    return errors;
-  }
+  ConfigResult result = load_config(ConfigInput::from_process(input_.file));
+  if (!result.ok()) return result.describe("; ");
   std::string problem = unchangeable(result.config);
   if (!problem.empty()) return problem;
 
-  auto wanted = wanted_bridges(result.config);
+  BridgePlan wanted = plan_bridges(result.config);
   size_t added = 0, removed = 0, changed = 0, kept = 0;
-  std::vector<std::unique_ptr<BridgeWorker>> active;
+  std::vector<std::unique_ptr<Bridge>> active;
   for (auto& bridge : bridges_) {
     auto found = wanted.find(bridge->name());
     if (found == wanted.end()) {
@@ -67,10 +46,10 @@ std::string Supervisor::reload() {
       retired_.push_back(std::move(bridge));
       continue;
     }
-    if (!same_settings(found->second.second, bridge->settings())) {
+    if (!same_worker_settings(found->second.settings, bridge->worker().settings())) {
       ++changed;
       log_info("reload: bridge " + bridge->name() + " changed; its worker restarts");
-      bridge->reconfigure(found->second.second);
+      bridge->worker().reconfigure(found->second.settings);
     } else {
       ++kept;
     }
@@ -79,10 +58,10 @@ std::string Supervisor::reload() {
   }
   config_ = std::move(result.config);
   log_setup("pgep", config_.daemon.log_level, config_.daemon.log_format, config_.daemon.log_output);
-  for (auto& [name, spec_and_settings] : wanted) {
+  for (auto& [name, bridge] : wanted) {
     ++added;
     log_info("reload: bridge " + name + " added");
-    active.push_back(make_bridge(name, spec_and_settings.first, spec_and_settings.second));
+    active.push_back(make_bridge(name, bridge));
     active.back()->start();
   }
   bridges_ = std::move(active);
@@ -93,11 +72,28 @@ std::string Supervisor::reload() {
   return "";
 }
 
-void Supervisor::retire_if_drained(BridgeWorker& bridge) {
-  if (shutting_down_ || !bridge.ledger().empty() || bridge.stopped()) return;
+void Supervisor::retire_if_drained(Bridge& bridge) {
+  if (shutting_down_ || !bridge.ledger().empty() || bridge.worker().stopped()) return;
   for (const auto& retired : retired_) {
-    if (retired.get() == &bridge) return bridge.shutdown(kRetiredWorkerExitMs);
+    if (retired.get() == &bridge) return bridge.worker().shutdown(kWorkerExitMs);
   }
+}
+
+void Supervisor::free_retired_soon() {
+  if (retired_.empty()) return;
+  uv_timer_start(janitor_timer_.get(), [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->free_retired(); }, 0, 0);
+}
+
+// nginx's rule for old cycles: a retired bridge is freed once its worker stopped and no source
+// still counts on its ledger (a WAL transaction or an outbox row it was part of).
+void Supervisor::free_retired() {
+  auto unused = [this](const std::unique_ptr<Bridge>& bridge) {
+    const Ledger& ledger = bridge->ledger();
+    return bridge->worker().stopped() && !(wal_ && wal_->refers_to(ledger)) && !(outbox_ && outbox_->refers_to(ledger));
+  };
+  size_t before = retired_.size();
+  retired_.erase(std::remove_if(retired_.begin(), retired_.end(), unused), retired_.end());
+  if (retired_.size() < before) log_debug("freed " + std::to_string(before - retired_.size()) + " retired bridge(s)");
 }
 
 }  // namespace pgep

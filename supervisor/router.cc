@@ -23,7 +23,7 @@ Router::Router() {
   id_prefix_ = "n-" + std::to_string(now_us()) + "-" + std::to_string(getpid()) + "-";
 }
 
-void Router::add(const BridgeSpec& spec, BridgeWorker& bridge) { routes_[spec.channel].push_back({spec, &bridge}); }
+void Router::add(const BridgeSpec& spec, Bridge& bridge) { routes_[spec.channel].push_back({spec, &bridge}); }
 
 std::vector<std::string> Router::notify_channels() const {
   std::vector<std::string> channels;
@@ -33,8 +33,8 @@ std::vector<std::string> Router::notify_channels() const {
   return channels;
 }
 
-std::vector<BridgeWorker*> Router::notify_bridges() const {
-  std::vector<BridgeWorker*> bridges;
+std::vector<Bridge*> Router::notify_bridges() const {
+  std::vector<Bridge*> bridges;
   for (const auto& [channel, routes] : routes_) {
     if (channel == kWalChannel) continue;
     for (const Route& route : routes) bridges.push_back(route.bridge);
@@ -42,8 +42,8 @@ std::vector<BridgeWorker*> Router::notify_bridges() const {
   return bridges;
 }
 
-std::vector<BridgeWorker*> Router::wal_bridges() const {
-  std::vector<BridgeWorker*> bridges;
+std::vector<Bridge*> Router::wal_bridges() const {
+  std::vector<Bridge*> bridges;
   auto found = routes_.find(std::string(kWalChannel));
   if (found != routes_.end()) {
     for (const Route& route : found->second) bridges.push_back(route.bridge);
@@ -53,7 +53,7 @@ std::vector<BridgeWorker*> Router::wal_bridges() const {
 
 std::string Router::next_message_id() { return id_prefix_ + std::to_string(++counter_); }
 
-uint64_t Router::submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
+Delivery Router::submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
                         const std::string& id, uint64_t timestamp) {
   ipc::Publish message;
   message.routing_key = destination_for(route.spec, key);
@@ -68,25 +68,25 @@ void Router::route_notification(std::string_view channel, std::string_view paylo
   if (routes_.count(std::string(channel))) route_payload(channel, payload, next_message_id());
 }
 
-Router::Routed Router::route_payload(std::string_view channel, std::string_view payload, const std::string& id) {
-  Routed routed;
+Deliveries Router::route_payload(std::string_view channel, std::string_view payload, const std::string& id) {
+  Deliveries routed;
   auto found = routes_.find(std::string(channel));
   if (found == routes_.end() || channel == kWalChannel) return routed;
   SplitPayload split = split_payload(payload);
   uint64_t timestamp = now_us();
   for (const Route& route : found->second) {
-    routed.emplace_back(&route.bridge->ledger(), submit(route, channel, split.key, split.body, id, timestamp));
+    routed.push_back(submit(route, channel, split.key, split.body, id, timestamp));
   }
   return routed;
 }
 
-Router::Routed Router::route_wal(const std::string& key, std::string_view body, const std::string& id) {
-  Routed routed;
+Deliveries Router::route_wal(const std::string& key, std::string_view body, const std::string& id) {
+  Deliveries routed;
   auto found = routes_.find(std::string(kWalChannel));
   if (found == routes_.end()) return routed;
   uint64_t timestamp = now_us();
   for (const Route& route : found->second) {
-    routed.emplace_back(&route.bridge->ledger(), submit(route, kWalChannel, key, body, id, timestamp));
+    routed.push_back(submit(route, kWalChannel, key, body, id, timestamp));
   }
   return routed;
 }

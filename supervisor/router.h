@@ -4,13 +4,12 @@
 #pragma once
 
 #include <string>
-#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include "shared/bridge.h"
-#include "supervisor/bridge_worker.h"
+#include "shared/bridge_spec.h"
+#include "supervisor/bridge.h"
 
 namespace pgep {
 
@@ -18,31 +17,29 @@ class Router {
  public:
   Router();
 
-  void add(const BridgeSpec& spec, BridgeWorker& bridge);
+  void add(const BridgeSpec& spec, Bridge& bridge);
   // Forgets every route (a reload adds the new set); ids go on counting.
   void clear() { routes_.clear(); }
   // The NOTIFY channels some bridge reads, each once.
   std::vector<std::string> notify_channels() const;
   // The bridges fed by NOTIFY, and those fed by the WAL.
-  std::vector<BridgeWorker*> notify_bridges() const;
-  std::vector<BridgeWorker*> wal_bridges() const;
-
-  using Routed = std::vector<std::pair<const Ledger*, uint64_t>>;
+  std::vector<Bridge*> notify_bridges() const;
+  std::vector<Bridge*> wal_bridges() const;
 
   // A notification "key|body" on `channel`.
   void route_notification(std::string_view channel, std::string_view payload);
   // A durable message (an outbox row) "key|body" for `channel`, with its own id.
-  Routed route_payload(std::string_view channel, std::string_view payload, const std::string& id);
+  Deliveries route_payload(std::string_view channel, std::string_view payload, const std::string& id);
   // A wal2json message with its routing key and id; returns where it went (ledger, seq).
-  Routed route_wal(const std::string& key, std::string_view body, const std::string& id);
+  Deliveries route_wal(const std::string& key, std::string_view body, const std::string& id);
 
  private:
   struct Route {
     BridgeSpec spec;
-    BridgeWorker* bridge;
+    Bridge* bridge;
   };
   std::string next_message_id();
-  uint64_t submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
+  Delivery submit(const Route& route, std::string_view channel, std::string_view key, std::string_view body,
                   const std::string& id, uint64_t timestamp);
 
   std::unordered_map<std::string, std::vector<Route>> routes_;

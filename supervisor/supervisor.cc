@@ -13,39 +13,24 @@
 
 namespace pgep {
 
-namespace {
-// After the ledgers drained (or shutdown_timeout passed), how long a worker has to exit.
-constexpr uint64_t kWorkerExitMs = 3000;
-}  // namespace
-
 Supervisor::Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::string worker_path)
     : loop_(loop),
-      config_(std::move(config)),
       input_(std::move(input)),
       worker_path_(std::move(worker_path)),
-      shutdown_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
-  shutdown_timer_.get()->data = this;
-  for (auto& [name, wanted] : wanted_bridges(config_)) {
-    bridges_.push_back(make_bridge(name, wanted.first, wanted.second));
-  }
+      config_(std::move(config)),
+      janitor_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      soon_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  janitor_timer_.get()->data = this;
+  soon_timer_.get()->data = this;
+  deadline_timer_.get()->data = this;
+  for (auto& [name, wanted] : plan_bridges(config_)) bridges_.push_back(make_bridge(name, wanted));
   update_sources();
 }
 
-std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> Supervisor::wanted_bridges(
-    const Config& config) const {
-  std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> wanted;
-  for (const UpstreamSettings& upstream : config.upstreams) {
-    for (const BridgeSpec& spec : upstream.bridges) {
-      wanted[upstream.name + "/" + spec.text()] = {spec, worker_settings(config, upstream, spec)};
-    }
-  }
-  return wanted;
-}
-
-std::unique_ptr<BridgeWorker> Supervisor::make_bridge(const std::string& name, const BridgeSpec& spec,
-                                                      std::map<std::string, std::string> settings) {
-  return std::make_unique<BridgeWorker>(loop_, name, spec, std::move(settings), config_.daemon.ledger_max_events,
-                                        config_.daemon.ledger_max_bytes, worker_path_, *this);
+std::unique_ptr<Bridge> Supervisor::make_bridge(const std::string& name, const WantedBridge& wanted) {
+  return std::make_unique<Bridge>(loop_, name, wanted.spec, wanted.settings, config_.daemon.ledger_max_events,
+                                  config_.daemon.ledger_max_bytes, worker_path_, *this);
 }
 
 // Routes the active bridges and makes the sources match them: a NOTIFY source and the outbox
@@ -83,22 +68,6 @@ void Supervisor::update_sources() {
 
 Supervisor::~Supervisor() = default;
 
-std::map<std::string, std::string> Supervisor::worker_settings(const Config& config, const UpstreamSettings& upstream,
-                                                               const BridgeSpec& spec) const {
-  std::map<std::string, std::string> settings = upstream.options;
-  // A worker has one bridge: the upstream's whole list is not its business (and a reload that
-  // edits the list must not look like a change to every bridge of the upstream).
-  settings.erase("bridge_channels");
-  settings[kSettingUpstream] = upstream.name;
-  settings[kSettingChannel] = spec.channel;
-  settings[kSettingTargetKind] = target_kind_name(spec.kind);
-  settings[kSettingTarget] = spec.target;
-  for (const char* key : {"log_level", "log_format", "log_output", "log_messages"}) {
-    settings[key] = config.daemon.values.at(key);
-  }
-  return settings;
-}
-
 int Supervisor::run() {
   watch_signal(sigterm_, SIGTERM);
   watch_signal(sigint_, SIGINT);
@@ -110,7 +79,7 @@ int Supervisor::run() {
     return 1;
   }
   if (!config_.daemon.metrics_listen.empty()) {
-    metrics_ = std::make_unique<Metrics>(loop_, [this] { return render_metrics(); }, [this] { return ready(); });
+    metrics_ = std::make_unique<Metrics>(loop_, [this] { return metrics_text(snapshot()); }, [this] { return ready(); });
     problem = metrics_->start(config_.daemon.metrics_listen);
     if (!problem.empty()) {
       log_error(problem);
@@ -151,12 +120,12 @@ void Supervisor::on_signal(int signal) {
 
 namespace {
 
-bool any_full(const std::vector<BridgeWorker*>& bridges) {
-  return std::any_of(bridges.begin(), bridges.end(), [](BridgeWorker* b) { return b->ledger().full(); });
+bool any_full(const std::vector<Bridge*>& bridges) {
+  return std::any_of(bridges.begin(), bridges.end(), [](Bridge* b) { return b->ledger().full(); });
 }
 
-bool all_below_low_water(const std::vector<BridgeWorker*>& bridges) {
-  return std::all_of(bridges.begin(), bridges.end(), [](BridgeWorker* b) { return b->ledger().below_low_water(); });
+bool all_below_low_water(const std::vector<Bridge*>& bridges) {
+  return std::all_of(bridges.begin(), bridges.end(), [](Bridge* b) { return b->ledger().below_low_water(); });
 }
 
 }  // namespace
@@ -165,24 +134,23 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
   if (log_enabled(LogLevel::Debug)) {
     log_debug("NOTIFY on \"" + std::string(channel) + "\" (" + std::to_string(payload.size()) + " bytes)");
   }
-  ++received_notify_;
+  ++received_.notify;
   router_.route_notification(channel, payload);
   if (any_full(notify_bridges_)) notify_->pause();
 }
 
 void Supervisor::on_notify_ready(bool ready) { notify_ready_ = ready; }
 
-OutboxSource::Routed Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
-  ++received_outbox_;
-  OutboxSource::Routed routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
+Deliveries Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
+  ++received_.outbox;
+  Deliveries routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
   if (any_full(notify_bridges_)) outbox_->pause();
   return routed;
 }
 
-WalSource::Routed Supervisor::on_wal_record(const std::string& routing_key, std::string_view body,
-                                            const std::string& id) {
-  ++received_wal_;
-  WalSource::Routed routed = router_.route_wal(routing_key, body, id);
+Deliveries Supervisor::on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) {
+  ++received_.wal;
+  Deliveries routed = router_.route_wal(routing_key, body, id);
   if (any_full(wal_bridges_)) wal_->pause();
   return routed;
 }
@@ -200,16 +168,17 @@ void Supervisor::on_wal_fatal(const std::string& reason) {
 void Supervisor::shutdown_soon(const std::string& why) {
   if (shutting_down_) return;
   shutdown_reason_ = why;
-  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+  uv_timer_start(soon_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Supervisor*>(t->data);
     self->begin_shutdown(self->shutdown_reason_);
   }, 0, 0);
 }
 
-void Supervisor::on_acknowledged(BridgeWorker& bridge) {
+void Supervisor::on_acknowledged(Bridge& bridge) {
   retire_if_drained(bridge);
   if (wal_) wal_->on_acknowledged();
   if (outbox_) outbox_->on_acknowledged();
+  free_retired_soon();
   if (shutting_down_) {
     if (events_in_flight() == 0) stop_workers();
     return;
@@ -235,7 +204,7 @@ void Supervisor::begin_shutdown(const std::string& why) {
   log_info(why + ": stopping; waiting up to " + std::to_string(config_.daemon.shutdown_timeout_ms) + " ms for " +
            std::to_string(in_flight) + " event(s) in flight");
   if (in_flight == 0) return stop_workers();
-  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+  uv_timer_start(deadline_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Supervisor*>(t->data);
     log_warn("shutdown_timeout passed with " + std::to_string(self->events_in_flight()) +
              " event(s) unconfirmed by their brokers");
@@ -246,106 +215,50 @@ void Supervisor::begin_shutdown(const std::string& why) {
 void Supervisor::stop_workers() {
   if (workers_stopping_) return;
   workers_stopping_ = true;
-  uv_timer_stop(shutdown_timer_.get());
+  uv_timer_stop(deadline_timer_.get());
   outbox_.reset();
   if (wal_) {
     wal_->on_acknowledged();
     wal_->send_status(/*last=*/true);  // the last position all bridges acknowledged
     wal_.reset();
   }
-  for (auto& bridge : bridges_) bridge->shutdown(kWorkerExitMs);
-  for (auto& bridge : retired_) bridge->shutdown(kWorkerExitMs);
+  for (auto& bridge : bridges_) bridge->worker().shutdown(kWorkerExitMs);
+  for (auto& bridge : retired_) bridge->worker().shutdown(kWorkerExitMs);
   if (all_stopped()) finish();
 }
 
 bool Supervisor::all_stopped() const {
-  auto stopped = [](const auto& b) { return b->stopped(); };
+  auto stopped = [](const auto& b) { return b->worker().stopped(); };
   return std::all_of(bridges_.begin(), bridges_.end(), stopped) && std::all_of(retired_.begin(), retired_.end(), stopped);
 }
 
-void Supervisor::on_worker_stopped(BridgeWorker&) {
+void Supervisor::on_worker_stopped(Bridge&) {
+  free_retired_soon();
   if (workers_stopping_ && all_stopped()) finish();
 }
 
 // Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker.
 bool Supervisor::ready() const {
   if (shutting_down_ || (notify_ && !notify_ready_) || (wal_ && !wal_ready_)) return false;
-  return std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->broker_connected(); });
+  return std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->worker().broker_connected(); });
 }
 
-std::string Supervisor::control_status() {
-  std::string bridges = "[";
-  for (const auto& bridge : bridges_) bridges += (bridges.size() > 1 ? "," : "") + bridge->status_json();
-  bridges += "]";
-  JsonObject status;
-  status.add("ok", true).add("pid", static_cast<uint64_t>(getpid())).add("ready", ready());
-  status.add("stopping", shutting_down_).add("notify_listening", notify_ready_).add_raw("bridges", bridges);
+Snapshot Supervisor::snapshot() const {
+  Snapshot s;
+  s.pid = static_cast<uint64_t>(getpid());
+  s.ready = ready();
+  s.stopping = shutting_down_;
+  s.notify_listening = notify_ready_;
+  s.received = received_;
+  for (const auto& bridge : bridges_) s.bridges.push_back(bridge->snapshot());
   if (wal_) {
-    uint64_t end = std::max(wal_->server_wal_end(), wal_->flush_lsn());
-    status.add_raw("replication", JsonObject()
-                                      .add("slot", wal_->slot())
-                                      .add("streaming", wal_ready_)
-                                      .add("confirmed_lsn", format_lsn(wal_->flush_lsn()))
-                                      .add("server_wal_end", format_lsn(end))
-                                      .add("lag_bytes", end - wal_->flush_lsn())
-                                      .str());
+    s.replication = ReplicationSnapshot{wal_->slot(), wal_ready_, wal_->flush_lsn(),
+                                        std::max(wal_->server_wal_end(), wal_->flush_lsn())};
   }
-  return status.str();
+  return s;
 }
 
-std::string Supervisor::render_metrics() const {
-  std::string out;
-  auto family = [&](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  };
-  auto sample = [&](const char* name, const std::string& labels, uint64_t value) {
-    out += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(value) + "\n";
-  };
-  family("pgep_ready", "gauge", "1 when every LISTEN and START_REPLICATION succeeded and every worker has its broker");
-  sample("pgep_ready", "", ready() ? 1 : 0);
-  family("pgep_events_received_total", "counter", "Events read from PostgreSQL, by source");
-  sample("pgep_events_received_total", "source=\"notify\"", received_notify_);
-  sample("pgep_events_received_total", "source=\"wal\"", received_wal_);
-  sample("pgep_events_received_total", "source=\"outbox\"", received_outbox_);
-  struct Column {
-    const char* name;
-    const char* type;
-    const char* help;
-    std::function<uint64_t(const BridgeWorker&)> value;
-  };
-  auto stat = [](const BridgeWorker& b, const char* key) {
-    return b.worker_stats().count(key) ? b.worker_stats().at(key) : uint64_t{0};
-  };
-  const Column columns[] = {
-      {"pgep_bridge_published_total", "counter", "Messages the worker published (resends included)",
-       [&](const BridgeWorker& b) { return stat(b, "published"); }},
-      {"pgep_bridge_acknowledged_total", "counter", "Events the broker confirmed",
-       [](const BridgeWorker& b) { return b.ledger().last_acknowledged(); }},
-      {"pgep_bridge_failed_total", "counter", "Messages refused or dropped as unroutable by the current worker",
-       [&](const BridgeWorker& b) { return stat(b, "unroutable") + stat(b, "refused"); }},
-      {"pgep_bridge_in_flight", "gauge", "Events waiting for the broker's confirmation",
-       [](const BridgeWorker& b) { return static_cast<uint64_t>(b.ledger().size()); }},
-      {"pgep_bridge_in_flight_bytes", "gauge", "Bytes of the events waiting in the ledger",
-       [](const BridgeWorker& b) { return b.ledger().bytes(); }},
-      {"pgep_worker_restarts_total", "counter", "Times the bridge's worker was restarted",
-       [](const BridgeWorker& b) { return b.restarts(); }},
-      {"pgep_broker_connected", "gauge", "1 when the bridge's worker is connected to its broker",
-       [](const BridgeWorker& b) { return uint64_t{b.broker_connected() ? 1u : 0u}; }},
-  };
-  for (const Column& column : columns) {
-    family(column.name, column.type, column.help);
-    for (const auto& bridge : bridges_) sample(column.name, "bridge=" + Metrics::label(bridge->name()), column.value(*bridge));
-  }
-  if (wal_) {
-    uint64_t end = std::max(wal_->server_wal_end(), wal_->flush_lsn());
-    std::string slot = "slot=" + Metrics::label(wal_->slot());
-    family("pgep_replication_lag_bytes", "gauge", "WAL between the server's end and the position pgep confirmed");
-    sample("pgep_replication_lag_bytes", slot, end - wal_->flush_lsn());
-    family("pgep_replication_confirmed_lsn", "gauge", "The WAL position pgep confirmed, as a number");
-    sample("pgep_replication_confirmed_lsn", slot, wal_->flush_lsn());
-  }
-  return out;
-}
+std::string Supervisor::control_status() { return status_json(snapshot()); }
 
 std::string Supervisor::control_stop() {
   shutdown_soon("pgep-ctl stop");
@@ -355,7 +268,7 @@ std::string Supervisor::control_stop() {
 std::string Supervisor::control_restart(const std::string& name) {
   for (auto& bridge : bridges_) {
     if (bridge->name() == name) {
-      bridge->restart();
+      bridge->worker().restart();
       return JsonObject().add("ok", true).add("message", "restarting the worker of " + name).str();
     }
   }
@@ -379,7 +292,9 @@ void Supervisor::finish() {
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();
-  shutdown_timer_.reset();
+  janitor_timer_.reset();
+  soon_timer_.reset();
+  deadline_timer_.reset();
   uv_stop(loop_);
 }
 

@@ -1,31 +1,46 @@
-// The supervisor: owns the configuration, the sources, the router, one BridgeWorker per bridge
-// and the signals. Pauses a source while a bridge it feeds has a full ledger; on SIGTERM or
-// SIGINT stops reading, waits (up to shutdown_timeout) for the brokers to confirm what is in
-// flight, then stops the workers.
+// The supervisor: owns the configuration, the sources, the router, one Bridge per bridge and
+// the signals. Pauses a source while a bridge it feeds has a full ledger; on SIGTERM or SIGINT
+// stops reading, waits (up to shutdown_timeout) for the brokers to confirm what is in flight,
+// then stops the workers.
+//
+// An event's life, step by step, and the file that holds each step:
+//   1 source     sources/notify_source.cc  sources/outbox_source.cc  sources/wal_source.cc
+//                (each on sources/pg_session.cc, which keeps its connection alive)
+//   2 route      router.cc (the hub that counts and pauses is on_notification & co. below)
+//   3 ledger     ledger.cc, owned by bridge.cc
+//   4 link       link.cc, owned by worker_process.cc for one run of the worker
+//   5 publish    ../workers/worker.cc, publish_window.cc, *_publisher.cc (another process)
+//   6 ack        link.cc → worker_process.cc (ledger) → on_acknowledged below → the sources
+//   7 confirm    sources/flush_tracker.cc → sources/wal_source.cc (slot)
+//                sources/outbox_tracker.cc → sources/outbox_source.cc (DELETE)
+// Beside the event path: reload.cc, admin/ (control socket, metrics, status, --check-config).
 #pragma once
 
 #include <uv.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "shared/config.h"
 #include "shared/uv_handle.h"
-#include "supervisor/bridge_worker.h"
-#include "supervisor/control.h"
-#include "supervisor/metrics.h"
-#include "supervisor/notify_source.h"
-#include "supervisor/outbox_source.h"
+#include "supervisor/admin/control.h"
+#include "supervisor/admin/metrics.h"
+#include "supervisor/admin/status.h"
+#include "supervisor/bridge.h"
+#include "supervisor/bridge_plan.h"
 #include "supervisor/router.h"
-#include "supervisor/wal_source.h"
+#include "supervisor/sources/notify_source.h"
+#include "supervisor/sources/outbox_source.h"
+#include "supervisor/sources/wal_source.h"
 
 namespace pgep {
 
 class Supervisor : public NotifySource::Listener,
                    public OutboxSource::Listener,
                    public WalSource::Listener,
-                   public BridgeWorker::Owner,
+                   public Bridge::Owner,
                    public Control::Handler {
  public:
   // `input` is where the configuration came from, read again on reload.
@@ -40,35 +55,30 @@ class Supervisor : public NotifySource::Listener,
   void on_notification(std::string_view channel, std::string_view payload) override;
   void on_notify_ready(bool ready) override;
   // OutboxSource::Listener
-  OutboxSource::Routed on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) override;
+  Deliveries on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) override;
   // WalSource::Listener
-  WalSource::Routed on_wal_record(const std::string& routing_key, std::string_view body,
-                                  const std::string& id) override;
+  Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) override;
   void on_wal_ready(bool ready) override;
   void on_wal_fatal(const std::string& reason) override;
-  // BridgeWorker::Owner
-  void on_acknowledged(BridgeWorker& bridge) override;
-  void on_worker_stopped(BridgeWorker& bridge) override;
-
+  // Bridge::Owner
+  void on_acknowledged(Bridge& bridge) override;
+  void on_worker_stopped(Bridge& bridge) override;
   // Control::Handler
   std::string control_status() override;
   std::string control_stop() override;
   std::string control_restart(const std::string& bridge) override;
   std::string control_reload() override;
-  bool ready() const;
-  std::string render_metrics() const;
 
-  std::map<std::string, std::string> worker_settings(const Config& config, const UpstreamSettings& upstream,
-                                                     const BridgeSpec& spec) const;
-  std::map<std::string, std::pair<BridgeSpec, std::map<std::string, std::string>>> wanted_bridges(
-      const Config& config) const;
-  std::unique_ptr<BridgeWorker> make_bridge(const std::string& name, const BridgeSpec& spec,
-                                            std::map<std::string, std::string> settings);
+  bool ready() const;
+  Snapshot snapshot() const;
+  std::unique_ptr<Bridge> make_bridge(const std::string& name, const WantedBridge& wanted);
   void update_sources();
   // reload.cc: read the configuration again and apply it; returns "" or why nothing changed.
   std::string reload();
   std::string unchangeable(const Config& next) const;
-  void retire_if_drained(BridgeWorker& bridge);
+  void retire_if_drained(Bridge& bridge);
+  void free_retired_soon();
+  void free_retired();
   bool all_stopped() const;
   void watch_signal(UvHandle<uv_signal_t>& handle, int signal);
   void on_signal(int signal);
@@ -78,35 +88,44 @@ class Supervisor : public NotifySource::Listener,
   void stop_workers();
   void finish();
 
+  // Constant after construction.
   uv_loop_t* loop_;
-  Config config_;
   ConfigInput input_;
   std::string worker_path_;
-  std::vector<std::unique_ptr<BridgeWorker>> bridges_;
-  // Bridges a reload removed: they finish what they hold, then stop. They are kept (idle) until
-  // pgep exits, since the WAL's flush tracker may still look at their ledgers.
-  std::vector<std::unique_ptr<BridgeWorker>> retired_;
-  std::vector<std::string> notify_channels_;
-  bool started_ = false;
-  std::vector<BridgeWorker*> notify_bridges_;
-  std::vector<BridgeWorker*> wal_bridges_;
+
+  // Replaced by a reload.
+  Config config_;
+  std::vector<std::unique_ptr<Bridge>> bridges_;
   Router router_;
+  std::vector<Bridge*> notify_bridges_;
+  std::vector<Bridge*> wal_bridges_;
+  std::vector<std::string> notify_channels_;
+  // Bridges a reload removed: they finish what they hold, then stop, and are freed once no
+  // source refers to their ledgers any more (free_retired).
+  std::vector<std::unique_ptr<Bridge>> retired_;
+  UvHandle<uv_timer_t> janitor_timer_;  // frees them outside their own callbacks
+
+  // Sources, each present while some bridge reads it.
   std::unique_ptr<NotifySource> notify_;
   std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
-  std::unique_ptr<Control> control_;
-  std::unique_ptr<Metrics> metrics_;
-  uint64_t received_notify_ = 0;
-  uint64_t received_wal_ = 0;
-  uint64_t received_outbox_ = 0;
-  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
-  UvHandle<uv_timer_t> shutdown_timer_;
-  bool shutting_down_ = false;
   bool notify_ready_ = false;
   bool wal_ready_ = false;
+  EventsReceived received_;
+
+  // The admin side.
+  std::unique_ptr<Control> control_;
+  std::unique_ptr<Metrics> metrics_;
+  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+
+  // Starting and stopping.
+  bool started_ = false;
+  bool shutting_down_ = false;
   bool workers_stopping_ = false;
   int exit_status_ = 0;
   std::string shutdown_reason_;
+  UvHandle<uv_timer_t> soon_timer_;      // a stop asked for from inside a callback
+  UvHandle<uv_timer_t> deadline_timer_;  // shutdown_timeout
 };
 
 }  // namespace pgep

@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
                   pgep::LogLevel::Info, pgep::LogFormat::Text, pgep::LogOutput::Stderr);
 
   uv_loop_t loop;
-  uv_loop_init(&loop);
+  if (int error = uv_loop_init(&loop); error != 0) {
+    pgep::log_error(std::string("cannot start the event loop: ") + uv_strerror(error));
+    return 1;
+  }
   int status = 0;
   try {
     pgep::Worker worker(&loop, kSupervisorFd);

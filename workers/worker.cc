@@ -40,8 +40,8 @@ void Worker::on_frame(ipc::Frame&& frame) {
     configure(*configure_frame);
   } else if (std::holds_alternative<ipc::Shutdown>(frame)) {
     shutting_down_ = true;
-    log_info("asked to shut down with " + std::to_string(pending_.size()) + " message(s) unconfirmed");
-    if (pending_.empty()) stop(0);
+    log_info("asked to shut down with " + std::to_string(window_.size()) + " message(s) unconfirmed");
+    if (window_.empty()) stop(0);
   } else {
     stop_with_error(std::string("unexpected ") + ipc::frame_type_name(ipc::frame_type(frame)) +
                     " frame from the supervisor");
@@ -62,11 +62,12 @@ void Worker::stop_with_error(const std::string& reason) {
 void Worker::configure(const ipc::Configure& configure) {
   Settings settings(configure.settings);
   bridge_ = configure.bridge;
+  log_ = Logger("bridge " + bridge_ + ": ");
   auto word = [&](const char* key) { return configure.settings.count(key) ? configure.settings.at(key) : ""; };
   log_setup("pgep-worker[" + bridge_ + "]", log_level_from(word("log_level")), log_format_from(word("log_format")),
             log_output_from(word("log_output")));
   try {
-    window_ = std::max<uint64_t>(1, settings.number("max_in_flight"));
+    window_.set_limit(settings.number("max_in_flight"));
     log_messages_ = configure.settings.count("log_messages") && settings.flag("log_messages");
     publisher_ = make_publisher(loop_, configure.settings, *this);
   } catch (const std::exception& e) {
@@ -77,17 +78,13 @@ void Worker::configure(const ipc::Configure& configure) {
   uv_timer_start(stats_timer_.get(), [](uv_timer_t* t) {
     static_cast<Worker*>(t->data)->send_stats();
   }, kStatsIntervalMs, kStatsIntervalMs);
-  log_info("bridge " + bridge_ + ": connecting to " + mask_uri_password(settings.text("uri")));
+  log_.info("connecting to " + mask_uri_password(settings.text("uri")));
   publisher_->connect();
 }
 
 void Worker::enqueue(ipc::Publish&& message) {
   if (stopping_) return;
-  if (!pending_.empty() && message.seq <= pending_.back().message.seq) {
-    return stop_with_error("Publish seq " + std::to_string(message.seq) + " after " +
-                           std::to_string(pending_.back().message.seq));
-  }
-  pending_.push_back(Pending{std::move(message), false});
+  if (auto error = window_.add(std::move(message))) return stop_with_error(*error);
   pump();
 }
 
@@ -96,56 +93,37 @@ void Worker::pump() {
   // the loop below then goes on, so a nested call has nothing to do.
   if (pumping_) return;
   pumping_ = true;
-  while (connected_ && in_flight_ < window_ && published_ < pending_.size()) {
-    Pending& entry = pending_[published_++];
-    if (entry.confirmed) continue;  // the broker has it from an earlier connection
-    ++in_flight_;
+  while (connected_) {
+    const ipc::Publish* message = window_.next();
+    if (!message) break;
     ++count_published_;
     if (log_messages_) {
-      log_info("publish seq " + std::to_string(entry.message.seq) + " id " + entry.message.message_id +
-               " key \"" + entry.message.routing_key + "\" (" + std::to_string(entry.message.body.size()) +
-               " bytes)");
+      log_info("publish seq " + std::to_string(message->seq) + " id " + message->message_id + " key \"" +
+               message->routing_key + "\" (" + std::to_string(message->body.size()) + " bytes)");
     }
-    publisher_->publish(entry.message);
+    publisher_->publish(*message);
   }
   pumping_ = false;
 }
 
-Worker::Pending* Worker::find(uint64_t seq) {
-  auto it = std::lower_bound(pending_.begin(), pending_.end(), seq,
-                             [](const Pending& p, uint64_t s) { return p.message.seq < s; });
-  return it != pending_.end() && it->message.seq == seq ? &*it : nullptr;
-}
-
 void Worker::on_confirmed(uint64_t seq) {
-  Pending* entry = find(seq);
-  if (!entry || entry->confirmed) return;  // a confirmation from a connection given up on
-  entry->confirmed = true;
-  if (in_flight_ > 0) --in_flight_;
+  if (!window_.confirm(seq)) return;  // a confirmation from a connection given up on
   ++count_confirmed_;
   acknowledge_confirmed_prefix();
   pump();
 }
 
 void Worker::acknowledge_confirmed_prefix() {
-  bool any = false;
-  uint64_t last = 0;
-  while (!pending_.empty() && pending_.front().confirmed) {
-    last = pending_.front().message.seq;
-    pending_.pop_front();
-    if (published_ > 0) --published_;
-    any = true;
-  }
-  if (any) {
-    stream_->send(ipc::Ack{last});
+  if (std::optional<uint64_t> last = window_.take_confirmed_prefix()) {
+    stream_->send(ipc::Ack{*last});
     stream_->flush();
   }
-  if (shutting_down_ && pending_.empty()) stop(0);
+  if (shutting_down_ && window_.empty()) stop(0);
 }
 
 void Worker::on_refused(uint64_t seq, const std::string& reason) {
   ++count_refused_;
-  log_warn("bridge " + bridge_ + ": broker refused seq " + std::to_string(seq) + ": " + reason +
+  log_.warn("broker refused seq " + std::to_string(seq) + ": " + reason +
            "; reconnecting to publish it again");
   stream_->send(ipc::Nack{seq, reason, true});
   stream_->flush();
@@ -155,8 +133,8 @@ void Worker::on_refused(uint64_t seq, const std::string& reason) {
 
 void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
   ++count_unroutable_;
-  Pending* entry = find(seq);
-  log_warn("bridge " + bridge_ + ": message " + (entry ? entry->message.message_id : std::to_string(seq)) +
+  const ipc::Publish* message = window_.find(seq);
+  log_.warn("message " + (message ? message->message_id : std::to_string(seq)) +
            " dropped: " + reason);
   on_confirmed(seq);
 }
@@ -164,20 +142,18 @@ void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
 void Worker::on_broker_connected() {
   connected_ = true;
   reconnect_.succeeded();
-  log_info("bridge " + bridge_ + ": broker connected; " + std::to_string(pending_.size()) +
+  log_.info("broker connected; " + std::to_string(window_.size()) +
            " message(s) to publish");
-  published_ = 0;
-  in_flight_ = 0;
+  window_.restart();
   pump();
 }
 
 void Worker::on_broker_lost(const std::string& reason) {
   bool was_connected = connected_;
   connected_ = false;
-  published_ = 0;
-  in_flight_ = 0;
+  window_.restart();
   if (reconnect_.failed(reason, was_connected)) {
-    log_warn("bridge " + bridge_ + ": broker " + (was_connected ? "lost" : "unreachable") + ": " +
+    log_.warn(std::string("broker ") + (was_connected ? "lost" : "unreachable") + ": " +
              reason + "; retrying with backoff");
   }
 }
@@ -186,8 +162,8 @@ void Worker::send_stats() {
   ipc::Stats stats;
   stats.counters = {{"published", count_published_}, {"confirmed", count_confirmed_},
                     {"unroutable", count_unroutable_}, {"refused", count_refused_},
-                    {"connected", connected_ ? 1u : 0u}, {"in_flight", in_flight_},
-                    {"pending", pending_.size()}};
+                    {"connected", connected_ ? 1u : 0u}, {"in_flight", window_.in_flight()},
+                    {"pending", window_.size()}};
   stream_->send(stats);
   stream_->flush();
 }

@@ -1,18 +1,24 @@
 // The worker loop: one bridge, one broker connection. Receives Publish frames from the
-// supervisor, publishes them through its Publisher within a window of unconfirmed messages,
-// and acknowledges cumulatively what the broker confirmed. A lost broker is reconnected with
-// backoff and everything unconfirmed is published again, in order: nothing is dropped.
+// supervisor, publishes them through its Publisher within a window of unconfirmed messages
+// (PublishWindow), and acknowledges cumulatively what the broker confirmed. A lost broker is
+// reconnected with backoff (Retry) and everything unconfirmed is published again, in order:
+// nothing is dropped.
+//
+// Called by: main.cc (start) and the loop. Calls back: nothing; it talks to the supervisor
+// over its socket. On failure: a protocol error from the supervisor stops the worker (the
+// supervisor restarts it); a broker failure is retried for ever.
 #pragma once
 
 #include <uv.h>
 
-#include <deque>
 #include <memory>
 #include <string>
 
 #include "ipc/frame_stream.h"
+#include "shared/log.h"
 #include "shared/retry.h"
 #include "shared/uv_handle.h"
+#include "workers/publish_window.h"
 #include "workers/publisher.h"
 
 namespace pgep {
@@ -26,11 +32,6 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   int exit_status() const { return exit_status_; }
 
  private:
-  struct Pending {
-    ipc::Publish message;
-    bool confirmed = false;
-  };
-
   // FrameStream::Handler
   void on_frame(ipc::Frame&& frame) override;
   void on_stream_closed(const std::string& reason) override;
@@ -49,7 +50,6 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void send_stats();
   void stop(int status);
   void stop_with_error(const std::string& reason);
-  Pending* find(uint64_t seq);
 
   uv_loop_t* loop_;
   ipc::FrameStream::Ptr stream_;
@@ -57,16 +57,14 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   Retry reconnect_;  // the broker, after it was lost or refused a message
   UvHandle<uv_timer_t> stats_timer_;
   std::string bridge_;
+  Logger log_;
   bool log_messages_ = false;
-  size_t window_ = 1000;
   bool configured_ = false;
   bool connected_ = false;
   bool shutting_down_ = false;
   bool stopping_ = false;
   bool pumping_ = false;
-  std::deque<Pending> pending_;  // received, not yet acknowledged to the supervisor, in seq order
-  size_t published_ = 0;         // pending_[0, published_) went out on the current connection
-  size_t in_flight_ = 0;         // published and not yet confirmed
+  PublishWindow window_;
   uint64_t count_published_ = 0;
   uint64_t count_confirmed_ = 0;
   uint64_t count_unroutable_ = 0;

@@ -1,6 +1,4 @@
-#include "supervisor/check_config.h"
-
-#include <unistd.h>
+#include "supervisor/admin/check_config.h"
 
 #include <cstdio>
 
@@ -9,13 +7,10 @@
 namespace pgep {
 
 int check_config(const std::string& file) {
-  ConfigInput input{file, process_environment(), static_cast<unsigned>(getuid())};
-  ConfigResult result = load_config(input);
+  ConfigResult result = load_config(ConfigInput::from_process(file));
   std::string origin = file.empty() ? "the environment" : file + " and the environment";
   if (!result.ok()) {
-    for (const ConfigError& error : result.errors) {
-      std::fprintf(stderr, "pgep: %s\n", error.to_string().c_str());
-    }
+    std::fprintf(stderr, "pgep: %s\n", result.describe("\npgep: ").c_str());
     std::fprintf(stderr, "pgep: configuration from %s has %zu error%s\n", origin.c_str(),
                  result.errors.size(), result.errors.size() == 1 ? "" : "s");
     return 1;

@@ -1,14 +1,12 @@
-#include "supervisor/control.h"
+#include "supervisor/admin/control.h"
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "shared/json_writer.h"
 #include "shared/log.h"
+#include "shared/unix_socket.h"
 
 namespace pgep {
 
@@ -31,13 +29,8 @@ std::string Control::start() {
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
   // A socket file left by a pgep that was killed is replaced; one a live pgep answers on is not.
   if (access(path_.c_str(), F_OK) == 0) {
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    path_.copy(address.sun_path, sizeof address.sun_path - 1);
-    bool alive = probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    if (probe >= 0) ::close(probe);
-    if (alive) return "another pgep is running with the control socket " + path_;
+    std::string ignored_error;
+    if (UnixSocket::connect(path_, ignored_error).is_open()) return "another pgep is running with the control socket " + path_;
     unlink(path_.c_str());
   }
   std::string problem = server_.listen_unix(path_);

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "supervisor/request_server.h"
+#include "supervisor/admin/request_server.h"
 
 namespace pgep {
 

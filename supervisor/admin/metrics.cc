@@ -1,4 +1,4 @@
-#include "supervisor/metrics.h"
+#include "supervisor/admin/metrics.h"
 
 namespace pgep {
 
@@ -35,21 +35,6 @@ std::string Metrics::answer(const std::string& request) {
     return ready_() ? http("200 OK", "text/plain", "ready\n") : http("503 Service Unavailable", "text/plain", "not ready\n");
   }
   return http("404 Not Found", "text/plain", "try /metrics or /healthz\n");
-}
-
-std::string Metrics::label(const std::string& value) {
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace pgep

@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "supervisor/request_server.h"
+#include "supervisor/admin/request_server.h"
 
 namespace pgep {
 
@@ -17,9 +17,6 @@ class Metrics {
   // `render` gives the Prometheus text; `ready` the health.
   Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<bool()> ready);
   std::string start(const std::string& host_port);
-
-  // A Prometheus label value, quoted and escaped.
-  static std::string label(const std::string& value);
 
  private:
   std::string answer(const std::string& request);

@@ -1,4 +1,4 @@
-#include "supervisor/request_server.h"
+#include "supervisor/admin/request_server.h"
 
 #include <netinet/in.h>
 #include <sys/stat.h>

@@ -1,17 +1,17 @@
-#include "supervisor/flush_tracker.h"
+#include "supervisor/sources/flush_tracker.h"
 
 #include <algorithm>
 
 namespace pgep {
 
-void FlushTracker::routed(const Ledger* ledger, uint64_t seq) {
-  for (auto& [l, s] : current_) {
-    if (l == ledger) {
-      s = seq;
+void FlushTracker::routed(const Delivery& delivery) {
+  for (Delivery& last : current_) {
+    if (last.ledger == delivery.ledger) {
+      last.seq = delivery.seq;
       return;
     }
   }
-  current_.emplace_back(ledger, seq);
+  current_.push_back(delivery);
 }
 
 void FlushTracker::commit(uint64_t end_lsn) {
@@ -25,9 +25,7 @@ bool FlushTracker::advance() {
   bool moved = false;
   while (!pending_.empty()) {
     const Transaction& t = pending_.front();
-    bool done = std::all_of(t.last_seq.begin(), t.last_seq.end(),
-                            [](const auto& entry) { return entry.first->last_acknowledged() >= entry.second; });
-    if (!done) break;
+    if (!all_acknowledged(t.last_seq)) break;
     if (t.end_lsn > flush_lsn_) {
       flush_lsn_ = t.end_lsn;
       moved = true;
@@ -41,6 +39,13 @@ bool FlushTracker::server_wal_end(uint64_t lsn) {
   if (open_ || !pending_.empty() || lsn <= flush_lsn_) return false;
   flush_lsn_ = lsn;
   return true;
+}
+
+bool FlushTracker::refers_to(const Ledger& ledger) const {
+  auto in = [&](const Deliveries& deliveries) {
+    return std::any_of(deliveries.begin(), deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });
+  };
+  return in(current_) || std::any_of(pending_.begin(), pending_.end(), [&](const Transaction& t) { return in(t.last_seq); });
 }
 
 void FlushTracker::reset(uint64_t lsn) {

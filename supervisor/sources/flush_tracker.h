@@ -8,8 +8,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <utility>
-#include <vector>
 
 #include "supervisor/ledger.h"
 
@@ -19,8 +17,8 @@ class FlushTracker {
  public:
   // A transaction starts (format 2: its "B" record; format 1: its one message).
   void begin() { open_ = true; }
-  // An event of the open transaction went into `ledger` with `seq`.
-  void routed(const Ledger* ledger, uint64_t seq);
+  // An event of the open transaction went there.
+  void routed(const Delivery& delivery);
   // The open transaction ends; `end_lsn` is where PostgreSQL may resume after it.
   void commit(uint64_t end_lsn);
   // Moves the flush position over every transaction all of whose events were acknowledged.
@@ -33,14 +31,16 @@ class FlushTracker {
   // Start from the slot's position.
   void reset(uint64_t lsn);
   size_t pending_transactions() const { return pending_.size(); }
+  // Whether a transaction not yet confirmed had an event in `ledger` (which must then live on).
+  bool refers_to(const Ledger& ledger) const;
 
  private:
   struct Transaction {
     uint64_t end_lsn;
-    std::vector<std::pair<const Ledger*, uint64_t>> last_seq;
+    Deliveries last_seq;  // per ledger, the transaction's last event there
   };
   bool open_ = false;
-  std::vector<std::pair<const Ledger*, uint64_t>> current_;
+  Deliveries current_;
   std::deque<Transaction> pending_;
   uint64_t flush_lsn_ = 0;
 };

@@ -1,24 +1,22 @@
-// The NOTIFY source: one PostgreSQL connection that LISTENs on every channel some bridge reads
-// (names quoted, so mixed case works), driven by libpq's non-blocking API on the libuv loop.
-// It reconnects with capped backoff and LISTENs again after any failure. Paused, it stops
-// reading: notifications wait in PostgreSQL's queue and in libpq's buffer.
+// The NOTIFY source: one PostgreSQL session that LISTENs on every channel some bridge reads
+// (names quoted, so mixed case works) and hands each notification to the supervisor. Its
+// session (PgSession) reconnects with backoff, and it LISTENs again after any failure. Paused,
+// it stops reading: notifications wait in PostgreSQL's queue and in libpq's buffer.
+//
+// Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession.
 #pragma once
 
-#include <libpq-fe.h>
 #include <uv.h>
 
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "shared/backoff.h"
-#include "shared/uv_handle.h"
-#include "supervisor/pg_connection.h"
+#include "supervisor/sources/pg_session.h"
 
 namespace pgep {
 
-class NotifySource {
+class NotifySource : private PgSession::Owner {
  public:
   class Listener {
    public:
@@ -28,35 +26,30 @@ class NotifySource {
     virtual void on_notify_ready(bool ready) = 0;
   };
 
+  // `listener` must outlive this source.
   NotifySource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener);
-  ~NotifySource();
 
-  void start();
+  void start() { session_.start(); }
   // Stops delivering notifications until resume(); the connection stays open.
   void pause();
   void resume();
-  bool ready() const { return state_ == State::Listening; }
+  bool ready() const { return session_.is_ready(); }
 
  private:
-  enum class State { Idle, Connecting, SendingListen, Listening, Waiting };
+  // PgSession::Owner
+  void on_session_open() override;
+  void on_session_input() override;
+  void on_session_lost(bool was_ready) override;
+  std::string while_down() const override;
 
-  void connect();
-  void on_socket(int status, int events);
-  void send_listen();
   void read_listen_results();
   void deliver();
-  void fail(const std::string& reason);
 
-  uv_loop_t* loop_;
   std::string uri_;
   std::vector<std::string> channels_;
   Listener& listener_;
-  PgConnection connection_;
-  UvHandle<uv_timer_t> retry_timer_;
-  Backoff backoff_{100, 10000};
-  State state_ = State::Idle;
+  PgSession session_;
   bool paused_ = false;
-  std::string last_error_;
 };
 
 }  // namespace pgep

@@ -1,4 +1,4 @@
-#include "supervisor/pg_connection.h"
+#include "supervisor/sources/pg_connection.h"
 
 namespace pgep {
 

@@ -1,4 +1,4 @@
-#include "supervisor/wal_record.h"
+#include "supervisor/sources/wal_record.h"
 
 #include <simdjson.h>
 
@@ -9,8 +9,8 @@ struct WalRecordParser::Impl {
   std::string buffer;  // the message plus simdjson's padding
 };
 
-WalRecordParser::WalRecordParser() : impl_(new Impl) {}
-WalRecordParser::~WalRecordParser() { delete impl_; }
+WalRecordParser::WalRecordParser() : impl_(std::make_unique<Impl>()) {}
+WalRecordParser::~WalRecordParser() = default;
 
 namespace {
 

@@ -5,6 +5,7 @@
 //   format 1, one object per transaction: "transaction"
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,12 +22,14 @@ class WalRecordParser {
  public:
   WalRecordParser();
   ~WalRecordParser();
+  WalRecordParser(const WalRecordParser&) = delete;
+  WalRecordParser& operator=(const WalRecordParser&) = delete;
   // Returns nullopt and sets `error` for a message it cannot read.
   std::optional<WalRecord> parse(std::string_view json, int format_version, std::string& error);
 
  private:
   struct Impl;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;  // simdjson's parser, kept out of this header
 };
 
 }  // namespace pgep

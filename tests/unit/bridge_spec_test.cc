@@ -2,7 +2,7 @@
 // target kinds each upstream accepts.
 #include <catch2/catch.hpp>
 
-#include "shared/bridge.h"
+#include "shared/bridge_spec.h"
 
 using pgep::BridgeSpec;
 using pgep::TargetKind;

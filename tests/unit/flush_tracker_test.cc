@@ -1,7 +1,7 @@
 // The flush rule: never past an unacknowledged event; follow the server when idle.
 #include <catch2/catch.hpp>
 
-#include "supervisor/flush_tracker.h"
+#include "supervisor/sources/flush_tracker.h"
 
 using pgep::FlushTracker;
 using pgep::Ledger;
@@ -17,13 +17,13 @@ TEST_CASE("the flush LSN waits for every bridge of a transaction, in commit orde
   tracker.reset(100);
 
   tracker.begin();
-  tracker.routed(&a, add(a));
+  tracker.routed({&a, add(a)});
   uint64_t b1 = add(b);
-  tracker.routed(&b, b1);
+  tracker.routed({&b, b1});
   tracker.commit(200);
   tracker.begin();
   uint64_t a2 = add(a);
-  tracker.routed(&a, a2);
+  tracker.routed({&a, a2});
   tracker.commit(300);
   CHECK(tracker.flush_lsn() == 100);
 

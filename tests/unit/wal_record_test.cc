@@ -1,7 +1,7 @@
 // Routing keys of wal2json records.
 #include <catch2/catch.hpp>
 
-#include "supervisor/wal_record.h"
+#include "supervisor/sources/wal_record.h"
 
 TEST_CASE("wal2json format 2 records get their routing keys") {
   pgep::WalRecordParser parser;

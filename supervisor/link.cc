@@ -1,0 +1,51 @@
+#include "supervisor/link.h"
+
+namespace pgep {
+
+namespace {
+// Frames queued for one worker beyond this wait for its acknowledgements: the ledger, not the
+// socket buffer, is where events wait.
+constexpr size_t kMaxLinkBytes = 4u << 20;
+}  // namespace
+
+Link::Link(uv_loop_t* loop, int fd, const Ledger& ledger, Handler& handler)
+    : ledger_(ledger),
+      handler_(handler),
+      stream_(ipc::FrameStream::open(loop, fd, this)),
+      sent_upto_(ledger.last_acknowledged()) {}
+
+void Link::send(const ipc::Frame& frame) {
+  stream_->send(frame);
+  stream_->flush();
+}
+
+void Link::pump() {
+  if (stream_->closed()) return;
+  const auto& entries = ledger_.entries();
+  if (entries.empty() || entries.back().seq <= sent_upto_) return;
+  // Entries are in seq order: find the first one not yet sent.
+  auto it = entries.begin();
+  if (sent_upto_ >= entries.front().seq) it += static_cast<std::ptrdiff_t>(sent_upto_ - entries.front().seq + 1);
+  for (; it != entries.end() && stream_->pending_bytes() < kMaxLinkBytes; ++it) {
+    stream_->send(*it);
+    sent_upto_ = it->seq;
+  }
+  stream_->flush();
+}
+
+void Link::on_frame(ipc::Frame&& frame) {
+  if (auto* ack = std::get_if<ipc::Ack>(&frame)) {
+    if (ack->seq > sent_upto_) {
+      return handler_.on_link_broken("acknowledged seq " + std::to_string(ack->seq) + " it was never sent");
+    }
+    return handler_.on_ack(ack->seq);
+  }
+  if (auto* hello = std::get_if<ipc::Hello>(&frame)) return handler_.on_hello(*hello);
+  if (auto* stats = std::get_if<ipc::Stats>(&frame)) return handler_.on_stats(*stats);
+  if (auto* nack = std::get_if<ipc::Nack>(&frame)) return handler_.on_nack(*nack);
+  handler_.on_link_broken(std::string("sent an unexpected ") + ipc::frame_type_name(ipc::frame_type(frame)) + " frame");
+}
+
+void Link::on_stream_closed(const std::string& reason) { handler_.on_link_closed(reason); }
+
+}  // namespace pgep

@@ -1,0 +1,59 @@
+// The link: the supervisor's end of one worker's socketpair (step 4 of an event's life). It
+// sends the ledger's entries the worker has not seen, many frames per write, and reads what
+// the worker says. It trusts nothing it reads: an acknowledgement of a seq it never sent, a
+// second Hello or a frame only the supervisor sends is a broken link, and the worker is
+// killed.
+//
+// Called by: WorkerProcess, which owns it for one run of the worker. Calls back: Handler, from
+// the loop; after on_link_broken or on_link_closed nothing more comes.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+
+#include "ipc/frame_stream.h"
+#include "supervisor/ledger.h"
+
+namespace pgep {
+
+class Link : public ipc::FrameStream::Handler {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void on_hello(const ipc::Hello& hello) = 0;
+    // The worker's broker confirmed every event up to `seq` (never more than was sent).
+    virtual void on_ack(uint64_t seq) = 0;
+    virtual void on_nack(const ipc::Nack& nack) = 0;
+    virtual void on_stats(const ipc::Stats& stats) = 0;
+    // The worker broke the protocol; `why` completes "worker pid N ...".
+    virtual void on_link_broken(const std::string& why) = 0;
+    // The socket closed or failed.
+    virtual void on_link_closed(const std::string& reason) = 0;
+  };
+
+  // Takes ownership of `fd`. `ledger` must outlive the link. Throws std::runtime_error when
+  // libuv refuses the socket.
+  Link(uv_loop_t* loop, int fd, const Ledger& ledger, Handler& handler);
+
+  void send(const ipc::Frame& frame);
+  // Sends every ledger entry the worker has not seen, up to kMaxLinkBytes queued.
+  void pump();
+  bool open() const { return !stream_->closed(); }
+  uint64_t sent_upto() const { return sent_upto_; }
+
+ private:
+  // ipc::FrameStream::Handler
+  void on_frame(ipc::Frame&& frame) override;
+  void on_stream_closed(const std::string& reason) override;
+
+  const Ledger& ledger_;
+  Handler& handler_;
+  ipc::FrameStream::Ptr stream_;
+  // A new worker has seen nothing the ledger still holds.
+  uint64_t sent_upto_;
+};
+
+}  // namespace pgep

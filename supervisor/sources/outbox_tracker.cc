@@ -1,0 +1,34 @@
+#include "supervisor/sources/outbox_tracker.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace pgep {
+
+void OutboxTracker::routed(int64_t id, Deliveries deliveries) {
+  if (deliveries.empty()) {
+    to_delete_.push_back(id);  // no bridge reads its channel
+  } else {
+    in_flight_.push_back({id, std::move(deliveries)});
+  }
+}
+
+void OutboxTracker::advance() {
+  while (!in_flight_.empty() && all_acknowledged(in_flight_.front().deliveries)) {
+    to_delete_.push_back(in_flight_.front().id);
+    in_flight_.pop_front();
+  }
+}
+
+std::vector<int64_t> OutboxTracker::take_deletions() {
+  for (int64_t id : to_delete_) known_.erase(id);
+  return std::exchange(to_delete_, {});
+}
+
+bool OutboxTracker::refers_to(const Ledger& ledger) const {
+  return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Row& row) {
+    return std::any_of(row.deliveries.begin(), row.deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });
+  });
+}
+
+}  // namespace pgep

@@ -1,0 +1,54 @@
+#include "supervisor/sources/pg_session.h"
+
+#include "shared/log.h"
+
+namespace pgep {
+
+PgSession::PgSession(uv_loop_t* loop, std::string name, std::string uri, bool replication, Owner& owner)
+    : name_(std::move(name)),
+      uri_(std::move(uri)),
+      replication_(replication),
+      owner_(owner),
+      connection_(loop, {[this] {
+                           state_ = State::Open;
+                           owner_.on_session_open();
+                         },
+                         [this](int status, int) { on_socket(status); },
+                         [this](const std::string& reason) { fail(reason); }}),
+      retry_(loop, Backoff(100, 10000), [this] { connect(); }) {}
+
+void PgSession::connect() {
+  state_ = State::Connecting;
+  connection_.connect(uri_, replication_);
+}
+
+void PgSession::on_socket(int status) {
+  if (status < 0) return fail(std::string("socket error: ") + uv_strerror(status));
+  if (!PQconsumeInput(connection_.get())) return fail(connection_.error());
+  owner_.on_session_input();
+}
+
+void PgSession::ready() {
+  state_ = State::Ready;
+  retry_.succeeded();
+}
+
+void PgSession::fail(const std::string& reason) {
+  if (state_ == State::Stopped || state_ == State::Waiting) return;
+  bool was_ready = state_ == State::Ready;
+  connection_.close();
+  state_ = State::Waiting;
+  owner_.on_session_lost(was_ready);
+  if (retry_.failed(reason, was_ready)) {
+    log_warn(name_ + " connection " + (was_ready ? "lost" : "failed") + ": " + reason + "; retrying with backoff (" +
+             owner_.while_down() + ")");
+  }
+}
+
+void PgSession::stop() {
+  retry_.cancel();
+  connection_.close();
+  state_ = State::Stopped;
+}
+
+}  // namespace pgep

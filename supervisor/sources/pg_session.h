@@ -1,0 +1,68 @@
+// A PostgreSQL session that comes back: connects (PgConnection), reads what arrives, and on any
+// failure closes, tells its owner, logs once per change of state and reconnects with backoff
+// (Retry). The owner — the NOTIFY, outbox or WAL source — speaks only its protocol on top: it
+// sends its first command when the session opens, reads results on input, and says when its
+// handshake is done (ready). fail() is the one door every failure of a source goes out by.
+//
+// Called by: its owner. Calls back: Owner, from the loop; on_session_lost may come from inside
+// any call that sends (a failed send), so the owner returns at once after such a call fails.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+#include "shared/retry.h"
+#include "supervisor/sources/pg_connection.h"
+
+namespace pgep {
+
+class PgSession {
+ public:
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    // Connected: send the first command.
+    virtual void on_session_open() = 0;
+    // Input arrived and was consumed (PQconsumeInput succeeded): read results or data.
+    virtual void on_session_input() = 0;
+    // The session is gone (was_ready: the handshake had been done); stop timers, tell whom it
+    // may concern. A reconnect is scheduled.
+    virtual void on_session_lost(bool was_ready) = 0;
+    // What happens to events while the session is down, for the log line: "the rows wait in
+    // events.events".
+    virtual std::string while_down() const = 0;
+  };
+
+  // `name` opens the log lines ("NOTIFY", "outbox", "WAL replication"). `owner` must outlive
+  // the session.
+  PgSession(uv_loop_t* loop, std::string name, std::string uri, bool replication, Owner& owner);
+
+  void start() { connect(); }
+  // The owner's handshake is done (LISTEN, START_REPLICATION): the next failure is a loss.
+  void ready();
+  // Closes the connection and reconnects with backoff.
+  void fail(const std::string& reason);
+  // Closes the connection for good (a fault retrying cannot mend).
+  void stop();
+
+  bool is_ready() const { return state_ == State::Ready; }
+  PgConnection& connection() { return connection_; }
+  PGconn* conn() const { return connection_.get(); }
+
+ private:
+  enum class State { Connecting, Open, Ready, Waiting, Stopped };
+
+  void connect();
+  void on_socket(int status);
+
+  std::string name_;
+  std::string uri_;
+  bool replication_;
+  Owner& owner_;
+  PgConnection connection_;
+  Retry retry_;
+  State state_ = State::Waiting;
+};
+
+}  // namespace pgep

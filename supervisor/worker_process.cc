@@ -1,0 +1,201 @@
+#include "supervisor/worker_process.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pgep {
+
+namespace {
+constexpr int kWorkerFd = 3;
+}  // namespace
+
+WorkerProcess::WorkerProcess(uv_loop_t* loop, std::string bridge, std::map<std::string, std::string> settings,
+                             Ledger& ledger, std::string worker_path, Owner& owner)
+    : loop_(loop),
+      log_("bridge " + bridge + ": "),
+      bridge_(std::move(bridge)),
+      settings_(std::move(settings)),
+      ledger_(ledger),
+      worker_path_(std::move(worker_path)),
+      owner_(owner),
+      restart_(loop, Backoff(200, 30000), [this] { start(); }),
+      deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  deadline_timer_.get()->data = this;
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (process_ && pid_ > 0) uv_process_kill(process_.get(), SIGKILL);
+}
+
+void WorkerProcess::start() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    log_.error(std::string("socketpair: ") + std::strerror(errno));
+    return on_exit(-1, 0);
+  }
+  if (!spawn(fds[1])) {
+    close(fds[0]);
+    return on_exit(-1, 0);
+  }
+  try {
+    link_ = std::make_unique<Link>(loop_, fds[0], ledger_, *this);
+  } catch (const std::exception& e) {
+    return kill_worker(e.what());
+  }
+  state_ = State::Starting;
+  log_.debug("started worker pid " + std::to_string(pid_));
+}
+
+// Starts pgep-worker with `worker_fd` as its fd 3; the supervisor's copy is closed either way.
+bool WorkerProcess::spawn(int worker_fd) {
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_INHERIT_FD;
+  stdio[1].data.fd = STDOUT_FILENO;
+  stdio[2].flags = UV_INHERIT_FD;
+  stdio[2].data.fd = STDERR_FILENO;
+  stdio[kWorkerFd].flags = UV_INHERIT_FD;
+  stdio[kWorkerFd].data.fd = worker_fd;
+  // The bridge's name on argv shows in ps; its settings (secrets included) go in a frame.
+  char* argv[] = {worker_path_.data(), bridge_.data(), nullptr};
+  uv_process_options_t options{};
+  options.file = worker_path_.c_str();
+  options.args = argv;
+  options.stdio = stdio;
+  options.stdio_count = 4;
+  options.exit_cb = [](uv_process_t* p, int64_t status, int signal) {
+    if (p->data) static_cast<WorkerProcess*>(p->data)->on_exit(status, signal);
+  };
+  try {
+    process_ = UvHandle<uv_process_t>([&](uv_process_t* p) { return uv_spawn(loop_, p, &options); });
+  } catch (const std::exception& e) {
+    close(worker_fd);
+    log_.error("cannot start " + worker_path_ + ": " + e.what());
+    return false;
+  }
+  close(worker_fd);
+  process_.get()->data = this;
+  pid_ = process_.get()->pid;
+  return true;
+}
+
+void WorkerProcess::pump() {
+  if ((state_ == State::Running || state_ == State::Stopping) && link_) link_->pump();
+}
+
+void WorkerProcess::on_ack(uint64_t seq) {
+  if (ledger_.acknowledge(seq) > 0) {
+    restart_.succeeded();  // the worker works: a crash after this waits the shortest delay
+    owner_.on_acknowledged();
+  }
+  pump();
+}
+
+void WorkerProcess::on_stats(const ipc::Stats& stats) { stats_ = stats.counters; }
+
+void WorkerProcess::on_nack(const ipc::Nack& nack) {
+  last_error_ = nack.error;
+  log_.warn("seq " + std::to_string(nack.seq) + " refused by the broker: " + nack.error +
+            (nack.retryable ? " (it will be published again)" : ""));
+}
+
+void WorkerProcess::on_hello(const ipc::Hello& hello) {
+  if (state_ != State::Starting) return kill_worker("said Hello twice");
+  if (hello.protocol_version != ipc::kProtocolVersion) {
+    return kill_worker("speaks protocol " + std::to_string(hello.protocol_version) + ", expected " +
+                       std::to_string(ipc::kProtocolVersion) + " (pgep and pgep-worker of different versions?)");
+  }
+  link_->send(ipc::Configure{bridge_, settings_});
+  state_ = State::Running;
+  if (ledger_.size() > 0) {
+    log_.info("worker pid " + std::to_string(pid_) + " ready; sending " + std::to_string(ledger_.size()) +
+              " unacknowledged event(s)");
+  }
+  pump();
+}
+
+void WorkerProcess::on_link_broken(const std::string& why) { kill_worker(why); }
+
+void WorkerProcess::kill_worker(const std::string& why) {
+  log_.error("worker pid " + std::to_string(pid_) + " " + why + "; killing it");
+  link_.reset();
+  if (process_) uv_process_kill(process_.get(), SIGKILL);
+}
+
+void WorkerProcess::on_link_closed(const std::string& reason) {
+  // The process's exit follows (a worker exits when its socket fails); make sure of it.
+  log_.debug("link closed: " + reason);
+  link_.reset();
+  if (process_ && state_ != State::Stopping) uv_process_kill(process_.get(), SIGTERM);
+}
+
+void WorkerProcess::on_exit(int64_t status, int signal) {
+  process_.reset();
+  link_.reset();
+  pid_ = 0;
+  if (state_ == State::Stopping || state_ == State::Stopped) {
+    uv_timer_stop(deadline_timer_.get());
+    state_ = State::Stopped;
+    owner_.on_worker_stopped();
+    return;
+  }
+  ++restarts_;
+  state_ = State::Restarting;
+  std::string how;
+  if (restart_requested_) {
+    how = "stopped for a restart";
+    restart_.retry_now();
+  } else {
+    how = signal ? "was killed by signal " + std::to_string(signal) : "exited with status " + std::to_string(status);
+    last_error_ = "worker " + how;
+    // Every exit is logged, not only the first of a kind: each one resends events.
+    (void)restart_.failed(last_error_, /*was_up=*/false);
+  }
+  log_.write(restart_requested_ ? LogLevel::Info : LogLevel::Warn,
+             "worker " + how + "; restarting in " + std::to_string(restart_.delay_ms()) + " ms with " +
+                 std::to_string(ledger_.size()) + " unacknowledged event(s) to resend");
+  restart_requested_ = false;
+}
+
+void WorkerProcess::shutdown(uint64_t deadline_ms) {
+  if (state_ == State::Stopped) return;
+  if (!process_) {
+    restart_.cancel();
+    state_ = State::Stopped;
+    owner_.on_worker_stopped();
+    return;
+  }
+  state_ = State::Stopping;
+  if (link_ && link_->open()) {
+    link_->send(ipc::Shutdown{});
+  } else {
+    uv_process_kill(process_.get(), SIGTERM);
+  }
+  uv_timer_start(deadline_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<WorkerProcess*>(t->data);
+    if (self->process_) self->kill_worker("did not exit in time");
+  }, deadline_ms, 0);
+}
+
+void WorkerProcess::reconfigure(std::map<std::string, std::string> settings) {
+  settings_ = std::move(settings);
+  restart();
+}
+
+void WorkerProcess::restart() {
+  if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return;
+  restart_requested_ = true;
+  log_.info("restarting its worker on request");
+  uv_process_kill(process_.get(), SIGTERM);
+}
+
+uint64_t WorkerProcess::stat(const std::string& key) const {
+  auto found = stats_.find(key);
+  return found == stats_.end() ? 0 : found->second;
+}
+
+}  // namespace pgep
