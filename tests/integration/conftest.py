@@ -57,3 +57,13 @@ def services():
     if missing:
         pytest.fail("the servers' settings are missing (run through tests/run): " + ", ".join(missing))
     return {n: os.environ[n] for n in needed}
+
+
+@pytest.fixture
+def wal(request):
+    """A fresh slot and table for one WAL test, with what it opens and starts closed afterwards
+    (wal_setup.py). The test's name, shortened, prefixes the slot's and the table's names."""
+    from wal_setup import WalSetup
+    setup = WalSetup("w_" + request.node.name.removeprefix("test_")[:10].rstrip("_"))
+    yield setup
+    setup.close()

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 from conftest import build_path, clean_env, wait_until
 

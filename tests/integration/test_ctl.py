@@ -6,8 +6,8 @@ import subprocess
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import build_path, wait_until
+from helpers import database, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
 
 
 def test_status_restart_and_stop():

@@ -5,15 +5,12 @@ import signal
 import threading
 import time
 
-import pika
 import redis
 
 from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, unique
-from conftest import ROOT, run, wait_until
+from conftest import run, wait_until
+from helpers import SERVICES, database, services, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
-
-SERVICES = os.path.join(ROOT, "scripts", "services")
 
 
 class Producer(threading.Thread):
@@ -59,11 +56,6 @@ def assert_all_once_at_least_and_in_order(bodies, count):
             seen.add(n)
             first.append(n)
     assert first == sorted(first), "first deliveries out of order"
-
-
-def services(command, *names):
-    result = run([SERVICES, command, os.environ["PGEP_SERVICES_DIR"], *names], timeout=120)
-    assert result.returncode == 0, result.stderr
 
 
 def test_kill_9_a_worker_while_10000_notifications_flow():

@@ -5,8 +5,8 @@ import signal
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import process_gone, wait_until
+from helpers import database, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
 
 
 def daemon(**settings):
@@ -32,18 +32,25 @@ def test_a_full_ledger_pauses_the_source_and_nothing_is_lost():
     sub.close()
 
 
+def freeze_the_worker_and_notify(pgep, channel, payloads):
+    """Stops pgep's one worker with SIGSTOP, sends `payloads` on `channel` and waits until pgep
+    read them all (log_level = debug); returns the worker's pid."""
+    worker = pgep.worker_pids()[0]
+    os.kill(worker, signal.SIGSTOP)
+    pg = Postgres()
+    pg.notify(channel, payloads)
+    pg.close()
+    pgep.wait_log(r"NOTIFY on", count=len(payloads))
+    return worker
+
+
 def test_sigterm_waits_for_the_events_in_flight():
     channel = unique("drain")
     sub = RedisSubscriber(f"{channel}*")
     config = daemon(shutdown_timeout="30s", log_level="debug") + database() + upstream("cache", "redis", f"{channel}->topic:{channel}")
     pgep = PgepProcess(config, bridges=1).start()
     try:
-        worker = pgep.worker_pids()[0]
-        os.kill(worker, signal.SIGSTOP)
-        pg = Postgres()
-        pg.notify(channel, [f"k|{i}" for i in range(50)])
-        pg.close()
-        pgep.wait_log(r"NOTIFY on", count=50)
+        worker = freeze_the_worker_and_notify(pgep, channel, [f"k|{i}" for i in range(50)])
         pgep.proc.send_signal(signal.SIGTERM)
         pgep.wait_log(r"SIGTERM: stopping; waiting up to 30000 ms for 50 event\(s\) in flight")
         os.kill(worker, signal.SIGCONT)
@@ -60,12 +67,7 @@ def test_sigterm_gives_up_after_shutdown_timeout_and_says_so():
     config = daemon(shutdown_timeout="500ms", log_level="debug") + database() + upstream("cache", "redis", f"{channel}->topic:x")
     pgep = PgepProcess(config, bridges=1).start()
     try:
-        worker = pgep.worker_pids()[0]
-        os.kill(worker, signal.SIGSTOP)
-        pg = Postgres()
-        pg.notify(channel, ["k|never confirmed"])
-        pg.close()
-        pgep.wait_log(r"NOTIFY on")
+        freeze_the_worker_and_notify(pgep, channel, ["k|never confirmed"])
         pgep.proc.send_signal(signal.SIGTERM)
         assert pgep.proc.wait(30) == 0
         log = pgep.log_text()

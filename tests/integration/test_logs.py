@@ -3,8 +3,8 @@ import json
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import wait_until
+from helpers import database, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
 
 
 def test_json_lines_one_per_message_and_no_password():

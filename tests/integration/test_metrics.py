@@ -8,9 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import wait_until
+from helpers import database, drop_slot, upstream
 from pgep_process import PgepProcess
-from test_notify import upstream
-from test_wal import database as wal_database, drop_slot
 
 
 def free_port():
@@ -37,10 +36,10 @@ def test_metrics_and_healthz():
     slot = unique("metslot")
     port = free_port()
     sub = RedisSubscriber(f"{channel}*")
-    config = f"[pgep]\nmetrics_listen = 127.0.0.1:{port}\n\n" + wal_database(slot) + \
+    config = f"[pgep]\nmetrics_listen = 127.0.0.1:{port}\n\n" + database(slot=slot) + \
         upstream("cache", "redis", f"{channel}->topic:{channel}, wal2json->topic:{channel}wal")
     try:
-        with PgepProcess(config, bridges=2) as pgep:
+        with PgepProcess(config, bridges=2):
             wait_until(lambda: get(port, "/healthz")[0] == 200, 30, what="/healthz to say ready")
             pg = Postgres()
             pg.notify(channel, [f"k|{i}" for i in range(10)])

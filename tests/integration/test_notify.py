@@ -7,17 +7,8 @@ import pytest
 
 from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, declare_exchange, unique
 from conftest import process_gone, wait_until
+from helpers import database, upstream
 from pgep_process import PgepProcess
-
-
-def database(extra=""):
-    return f"[database]\nuri = {os.environ['PGEP_PG_SOCKET_URI']}\n{extra}\n"
-
-
-def upstream(name, kind, bridges, uri=None, **options):
-    uri = uri or os.environ[{"amqp": "PGEP_AMQP_URI", "mqtt": "PGEP_MQTT_URI", "redis": "PGEP_REDIS_URI"}[kind]]
-    text = f"[upstream.{name}]\nkind = {kind}\nuri = {uri}\nbridge_channels = {bridges}\n"
-    return text + "".join(f"{k} = {v}\n" for k, v in options.items()) + "\n"
 
 
 @pytest.fixture

@@ -2,19 +2,12 @@
 import json
 import os
 
-import psycopg2
 import pytest
 
 from brokers import RedisSubscriber, unique
 from conftest import ROOT, wait_until
+from helpers import connect, database, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
-
-
-def connect():
-    conn = psycopg2.connect(os.environ["PGEP_PG_URI"])
-    conn.autocommit = True
-    return conn
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,7 +5,7 @@ import subprocess
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import ROOT, build_path, clean_env, wait_until
-from test_notify import database, upstream
+from helpers import database, upstream
 
 INIT = os.path.join(ROOT, "etc", "init.d", "pgep")
 

@@ -1,15 +1,14 @@
 """Reload: a broken file keeps the running configuration; bridges added and removed while events
 flow lose nothing; an untouched bridge keeps its worker."""
 import json
-import os
 import signal
 import threading
 import time
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import wait_until
+from helpers import database, insert_rows, row_ids, slot_position, upstream
 from pgep_process import PgepProcess
-from test_notify import database, upstream
 
 
 def numbers(messages, topic):
@@ -92,3 +91,26 @@ def test_adding_and_removing_bridges_while_events_flow_loses_nothing():
     finally:
         pgep.kill()
         sub.close()
+
+
+def test_a_removed_wal_bridge_is_freed_once_drained_and_the_slot_moves_on(wal):
+    kept, removed = f"{wal.table}k", f"{wal.table}r"
+    sub = wal.redis(f"{wal.table}*")
+    pgep = wal.start(upstream("cache", "redis", f"wal2json->topic:{kept}, wal2json->topic:{removed}"),
+                     pgep="log_level = debug", bridges=2)
+    insert_rows(wal.conn, wal.table, 0, 2000, 100)
+    with open(pgep.config, "w") as f:
+        f.write(wal.config(upstream("cache", "redis", f"wal2json->topic:{kept}"), pgep="log_level = debug"))
+    reloaded = pgep.ctl("reload")
+    assert reloaded.returncode == 0, reloaded.stderr
+    insert_rows(wal.conn, wal.table, 2000, 2000, 100)
+    # nginx's rule for an old cycle: gone once its worker stopped and nothing refers to its ledger.
+    pgep.wait_log(r"freed 1 retired bridge\(s\)", timeout=60)
+    wait_until(lambda: set(row_ids([b for c, b in list(sub.messages) if c.startswith(f"{kept}.".encode())
+                                    and c.endswith(b".insert")], wal.table)) >= set(range(4000)), 60,
+               what="every row at the kept bridge")
+    wait_until(lambda: slot_position(wal.slot)[0] == slot_position(wal.slot)[1], 30,
+               what="the slot to be confirmed up to the WAL end")
+    names = [x["name"] for x in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]]
+    assert [n.rsplit(":", 1)[1] for n in names] == [kept]
+    assert pgep.stop() == 0

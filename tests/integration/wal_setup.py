@@ -1,0 +1,48 @@
+"""The set-up every WAL test shares (the `wal` fixture in conftest.py): a fresh slot and table,
+the subscribers the test opens and the pgeps it starts; everything closed, stopped and the slot
+dropped afterwards."""
+from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
+from helpers import database, drop_slot, make_table
+from pgep_process import PgepProcess
+
+
+class WalSetup:
+    def __init__(self, name):
+        self.slot = unique(name)
+        self.table = unique(name)
+        self.conn = make_table(self.table)
+        self._closers = []
+
+    def redis(self, pattern):
+        return self._keep(RedisSubscriber(pattern))
+
+    def mqtt(self, topic, **options):
+        return self._keep(MqttSubscriber(topic, **options))
+
+    def amqp(self, exchange, binding_key):
+        return self._keep(AmqpQueue(exchange, binding_key))
+
+    def config(self, *upstreams, pgep=""):
+        """The configuration text: an optional [pgep] section, [database] with the slot, upstreams."""
+        return (f"[pgep]\n{pgep}\n\n" if pgep else "") + database(slot=self.slot) + "".join(upstreams)
+
+    def pgep(self, *upstreams, pgep="", bridges=None):
+        """A pgep (not started) for these upstreams, killed at the end of the test."""
+        process = PgepProcess(self.config(*upstreams, pgep=pgep), bridges=bridges or len(upstreams), notify=False)
+        return self._keep(process, close=process.kill)
+
+    def start(self, *upstreams, pgep="", bridges=None):
+        """Starts a pgep and waits until it streams the slot."""
+        process = self.pgep(*upstreams, pgep=pgep, bridges=bridges).start()
+        process.wait_log(r"streaming the WAL from slot " + self.slot)
+        return process
+
+    def close(self):
+        for close in reversed(self._closers):
+            close()
+        self.conn.close()
+        drop_slot(self.slot)
+
+    def _keep(self, thing, close=None):
+        self._closers.append(close or thing.close)
+        return thing
