@@ -28,6 +28,9 @@ class FrameStream {
   };
   using Ptr = std::unique_ptr<FrameStream, Closer>;
 
+  FrameStream(const FrameStream&) = delete;
+  FrameStream& operator=(const FrameStream&) = delete;
+
   // Takes ownership of `fd`. Throws std::runtime_error when libuv refuses it.
   static Ptr open(uv_loop_t* loop, int fd, Handler* handler);
 

@@ -2,6 +2,9 @@
 // the bridge's worker acknowledged that its broker confirmed it. It numbers events (seq, per
 // bridge, from 1) and is bounded in events and bytes: when full, the sources feeding the bridge
 // stop reading, and resume once it is below half of both bounds.
+//
+// Called by: Bridge (append), WorkerProcess (acknowledge), and read by the sources' trackers
+// and the link. Pure: no I/O, no callbacks, nothing that fails.
 #pragma once
 
 #include <cstdint>

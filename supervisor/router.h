@@ -1,6 +1,10 @@
 // The router: finds every bridge whose PostgreSQL channel an event came on, derives its
 // routing key or topic (pg-event-proxy's conventions, shared/routing.h) and hands each bridge
 // its own copy of the event.
+//
+// Called by: the supervisor, for each event a source read. Calls: Bridge::submit, which never
+// fails (a full ledger still takes the event; the supervisor then pauses the source). Holds
+// raw pointers to the bridges it was given: the supervisor clears it before a bridge goes.
 #pragma once
 
 #include <string>

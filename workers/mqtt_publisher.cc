@@ -8,15 +8,13 @@
 
 #include "shared/config_options.h"
 #include "shared/uri.h"
+#include "workers/seq_token.h"
 
 namespace pgep {
 
 namespace {
 
 constexpr size_t kMaxTopicBytes = 65535;
-
-void* seq_as_pointer(uint64_t seq) { return reinterpret_cast<void*>(static_cast<uintptr_t>(seq)); }
-uint64_t pointer_as_seq(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
 // paho's URI for a scheme pgep accepts.
 std::string paho_scheme(const std::string& scheme) {

@@ -5,6 +5,7 @@
 
 #include "shared/uri.h"
 #include "workers/redis_loop.h"
+#include "workers/seq_token.h"
 
 namespace pgep {
 
@@ -12,9 +13,6 @@ namespace {
 
 // hiredis 0.14 has no connect timeout of its own.
 constexpr uint64_t kConnectTimeoutMs = 10000;
-
-void* seq_as_pointer(uint64_t seq) { return reinterpret_cast<void*>(static_cast<uintptr_t>(seq)); }
-uint64_t pointer_as_seq(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
 RedisPublisher* owner(const redisAsyncContext* context) {
   return static_cast<RedisPublisher*>(context->data);

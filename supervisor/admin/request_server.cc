@@ -74,14 +74,14 @@ void RequestServer::on_connection(uv_stream_t* server) {
   auto* client = new Client;
   client->server = this;
   client->tcp = server->type == UV_TCP;
-  if (client->tcp) {
-    uv_tcp_init(loop_, &client->handle.tcp_handle);
-  } else {
-    uv_pipe_init(loop_, &client->handle.pipe, 0);
+  int status = client->tcp ? uv_tcp_init(loop_, &client->handle.tcp_handle) : uv_pipe_init(loop_, &client->handle.pipe, 0);
+  if (status != 0) {
+    delete client;  // never initialised: nothing for libuv to close
+    return;
   }
   client->handle.pipe.data = client;
   if (uv_accept(server, client->stream()) != 0) return client->close();
-  uv_read_start(
+  status = uv_read_start(
       client->stream(),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
         buf->base = new char[suggested];
@@ -100,6 +100,7 @@ void RequestServer::on_connection(uv_stream_t* server) {
           c->close();
         }
       });
+  if (status != 0) client->close();
 }
 
 }  // namespace pgep

@@ -4,6 +4,10 @@
 // that seq, the transaction's end LSN may be confirmed. With nothing in flight and no
 // transaction open, the flush position follows the server's WAL end, so a quiet or filtered
 // stream does not pin WAL.
+//
+// Called by: WalSource only, in the order the WAL arrives (begin, routed..., commit) and on
+// every acknowledgement (advance). Pure: no I/O. The ledgers it was given must outlive the
+// transactions that refer to them (refers_to tells the supervisor when a ledger may go).
 #pragma once
 
 #include <cstdint>

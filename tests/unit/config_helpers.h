@@ -1,6 +1,9 @@
 // Helpers for the configuration tests: load INI text with a given environment.
 #pragma once
 
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +31,48 @@ inline const UpstreamSettings* upstream(const ConfigResult& result, const std::s
     if (u.name == name) return &u;
   }
   return nullptr;
+}
+
+// A configuration with one upstream of each kind.
+inline const char* const kMulti = R"(
+[database]
+uri = postgres://user:pass@localhost:5432/app
+
+[upstream.myamqp]
+kind = amqp
+uri = amqp://user:pass@rabbitmq//
+bridge_channels = amqpchannel->exchange:amq.topic
+
+[upstream.myredis]
+kind = redis
+uri = redis://default:pass@redis
+bridge_channels = redischannel->topic:events
+
+[upstream.mymqtt]
+kind = mqtt
+uri = mqtt://user:pass@mosquitto:1883
+bridge_channels = mqttchannel->topic:events
+)";
+
+// The smallest valid upstream, for tests about some other part.
+inline const std::string kRedisUpstream = "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n";
+
+// A new file in /tmp holding `content`; returns its path.
+inline std::string temp_file(const std::string& content) {
+  char path[] = "/tmp/pgep-unit-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  close(fd);
+  return path;
+}
+
+// Whether an error names `key` and says `part`.
+inline bool has_error(const pgep::ConfigResult& r, const std::string& key, const std::string& part) {
+  for (const auto& e : r.errors) {
+    if (e.key.find(key) != std::string::npos && e.to_string().find(part) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace pgep::test

@@ -1,5 +1,5 @@
-// Configuration: both formats, the environment over the file, KEY_file secrets, defaults,
-// and every error path naming its key.
+// Configuration: both formats, the environment over the file, defaults, and every error path
+// naming its key (secrets: config_secrets_test.cc).
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,34 +9,15 @@
 #include "tests/unit/config_helpers.h"
 
 using pgep::test::Env;
+using pgep::test::has_error;
+using pgep::test::kMulti;
+using pgep::test::kRedisUpstream;
 using pgep::test::load;
 using pgep::test::messages;
+using pgep::test::temp_file;
 using pgep::test::upstream;
 
 namespace {
-
-const char* kMulti = R"(
-[database]
-uri = postgres://user:pass@localhost:5432/app
-
-[upstream.myamqp]
-kind = amqp
-uri = amqp://user:pass@rabbitmq//
-bridge_channels = amqpchannel->exchange:amq.topic
-
-[upstream.myredis]
-kind = redis
-uri = redis://default:pass@redis
-bridge_channels = redischannel->topic:events
-
-[upstream.mymqtt]
-kind = mqtt
-uri = mqtt://user:pass@mosquitto:1883
-bridge_channels = mqttchannel->topic:events
-)";
-
-// The smallest valid upstream, for tests about some other part.
-const std::string kRedisUpstream = "[upstream.r]\nkind = redis\nuri = redis://h\nbridge_channels = a->topic:b\n";
 
 // The seed's README example, as environment variables.
 Env seed_env() {
@@ -46,22 +27,6 @@ Env seed_env() {
           {"PGPROXY_LOCAL-UPSTREAM_CONFIG-BRIDGE_CHANNELS",
            "events->exchange:amq.topic, wal2json->exchange:amq.topic"},
           {"PGPROXY_LOCAL-UPSTREAM_CONFIG-DELIVERY_MODE", "1"}};
-}
-
-std::string temp_file(const std::string& content) {
-  char path[] = "/tmp/pgep-unit-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-  close(fd);
-  return path;
-}
-
-bool has_error(const pgep::ConfigResult& r, const std::string& key, const std::string& part) {
-  for (const auto& e : r.errors) {
-    if (e.key.find(key) != std::string::npos && e.to_string().find(part) != std::string::npos) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -162,57 +127,6 @@ TEST_CASE("an upstream can come from the environment alone, its name lower-cased
   INFO(messages(r));
   REQUIRE(r.ok());
   REQUIRE(upstream(r, "myredis"));
-}
-
-TEST_CASE("KEY_file reads the value from a file, in the environment and in the file") {
-  std::string secret = temp_file("s3cret\n");
-  auto r = load(std::string(kMulti) + "password_file = " + secret + "\n",
-                {{"PGPROXY_UPSTREAM-MYMQTT-USERNAME_FILE", secret}});
-  // The file's last section is mymqtt, so password_file belongs to it.
-  INFO(messages(r));
-  REQUIRE(!r.ok());  // the URI holds credentials too
-  CHECK(has_error(r, "password_file", "also given in"));
-  CHECK(has_error(r, "PGPROXY_UPSTREAM-MYMQTT-USERNAME_FILE", "also given in"));
-
-  std::string uri_file = temp_file("postgresql://u:p@h/d\n");
-  auto ok = load("[database]\nuri_file = " + uri_file +
-                 "\n[upstream.m]\nkind = mqtt\nuri = mqtt://h\nbridge_channels = a->topic:b\n"
-                 "password_file = " + secret + "\n");
-  INFO(messages(ok));
-  REQUIRE(ok.ok());
-  CHECK(ok.config.database.uri == "postgresql://u:p@h/d");
-  CHECK(upstream(ok, "m")->options.at("password") == "s3cret");
-  std::remove(secret.c_str());
-  std::remove(uri_file.c_str());
-}
-
-TEST_CASE("an environment KEY_file overrides the file's KEY") {
-  std::string secret = temp_file("from-file");
-  auto r = load("[database]\nuri = postgresql://a@b/c\n[upstream.m]\nkind = mqtt\nuri = mqtt://h\n"
-                "bridge_channels = a->topic:b\npassword = plain\n",
-                {{"PGPROXY_UPSTREAM-M-PASSWORD_FILE", secret}});
-  INFO(messages(r));
-  REQUIRE(r.ok());
-  CHECK(upstream(r, "m")->options.at("password") == "from-file");
-  std::remove(secret.c_str());
-}
-
-TEST_CASE("KEY and KEY_file from the same source is an error naming both") {
-  auto r = load("[database]\nuri = postgresql://a@b/c\nuri_file = /etc/hostname\n" +
-                kRedisUpstream);
-  CHECK(has_error(r, "uri_file", "given together with [database] uri"));
-}
-
-TEST_CASE("a KEY_file that is too big to be a secret is refused, /dev/zero included") {
-  auto r = load("[database]\nuri_file = /dev/zero\n" +
-                kRedisUpstream);
-  CHECK(has_error(r, "uri_file", "larger than 64 KiB"));
-}
-
-TEST_CASE("an unreadable KEY_file names the file") {
-  auto r = load("[database]\nuri_file = /nonexistent/pgep-secret\n" +
-                kRedisUpstream);
-  CHECK(has_error(r, "uri_file", "cannot read /nonexistent/pgep-secret"));
 }
 
 TEST_CASE("every error is reported at once, each naming its key, value and expectation") {
@@ -370,43 +284,6 @@ TEST_CASE("redis URIs: database number, no TLS") {
   auto tls = load("[database]\nuri = postgresql://a@b/c\n[upstream.r]\nkind = redis\n"
                   "uri = rediss://h\nbridge_channels = a->topic:b\n");
   CHECK(has_error(tls, "uri", "rediss:// (TLS) is not supported"));
-}
-
-TEST_CASE("passwords never appear in error messages or the printed configuration") {
-  auto r = load(R"(
-[database]
-uri = postgresql://user:topsecret@h/d?password=alsosecret
-[upstream.m]
-kind = mqtt
-uri = mqtt://h
-bridge_channels = a->topic:b
-password = mqttsecret
-qos = 9
-[upstream.a]
-kind = amqp
-uri = amqp://u:amqpsecret@h:99999/
-bridge_channels = a->queue:q
-)");
-  std::string all = messages(r);
-  INFO(all);
-  CHECK(!r.ok());
-  CHECK(all.find("amqpsecret") == std::string::npos);
-  CHECK(all.find("u:****@h:99999") != std::string::npos);
-
-  auto ok = load(R"(
-[database]
-uri = postgresql://user:topsecret@h/d?password=alsosecret
-[upstream.m]
-kind = mqtt
-uri = mqtt://h
-bridge_channels = a->topic:b
-password = mqttsecret
-)");
-  REQUIRE(ok.ok());
-  std::string printed = pgep::format_config(ok.config);
-  INFO(printed);
-  CHECK(printed.find("secret") == std::string::npos);
-  CHECK(printed.find("password = ****") != std::string::npos);
 }
 
 TEST_CASE("the printed configuration loads again to the same configuration") {

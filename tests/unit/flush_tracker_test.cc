@@ -2,14 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include "supervisor/sources/flush_tracker.h"
+#include "tests/unit/ledger_helpers.h"
 
 using pgep::FlushTracker;
 using pgep::Ledger;
-using pgep::ipc::Publish;
-
-namespace {
-uint64_t add(Ledger& ledger) { return ledger.append(Publish{}); }
-}  // namespace
+using pgep::test::add;
 
 TEST_CASE("the flush LSN waits for every bridge of a transaction, in commit order") {
   Ledger a(100, 1 << 20), b(100, 1 << 20);

@@ -5,14 +5,11 @@
 #include <vector>
 
 #include "supervisor/sources/outbox_tracker.h"
+#include "tests/unit/ledger_helpers.h"
 
 using pgep::Ledger;
 using pgep::OutboxTracker;
-using pgep::ipc::Publish;
-
-namespace {
-uint64_t add(Ledger& ledger) { return ledger.append(Publish{}); }
-}  // namespace
+using pgep::test::add;
 
 TEST_CASE("an outbox row is deleted only once every bridge it went to acknowledged it") {
   Ledger a(100, 1 << 20), b(100, 1 << 20);

@@ -7,15 +7,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shared/log.h"
 #include "supervisor/sources/wal_state_file.h"
 
 using pgep::WalStateFile;
 
 namespace {
 
+// A scratch directory; the warnings these tests provoke on purpose are kept out of the output.
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
+    pgep::log_setup("pgep-unit", pgep::LogLevel::Error, pgep::LogFormat::Text, pgep::LogOutput::Stderr);
     char tmpl[] = "/tmp/pgep-unit-XXXXXX";
     REQUIRE(mkdtemp(tmpl));
     path = tmpl;
