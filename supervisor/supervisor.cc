@@ -4,12 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 
 #include "shared/json_writer.h"
 #include "shared/log.h"
-#include "shared/lsn.h"
-#include "shared/settings.h"
 
 namespace pgep {
 

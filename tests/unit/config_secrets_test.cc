@@ -5,14 +5,7 @@
 
 #include "tests/unit/config_helpers.h"
 
-using pgep::test::Env;
-using pgep::test::has_error;
-using pgep::test::kMulti;
-using pgep::test::kRedisUpstream;
-using pgep::test::load;
-using pgep::test::messages;
-using pgep::test::temp_file;
-using pgep::test::upstream;
+using namespace pgep::test;  // load, messages, upstream, kMulti, ...
 
 TEST_CASE("KEY_file reads the value from a file, in the environment and in the file") {
   std::string secret = temp_file("s3cret\n");

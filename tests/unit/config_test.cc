@@ -8,14 +8,7 @@
 
 #include "tests/unit/config_helpers.h"
 
-using pgep::test::Env;
-using pgep::test::has_error;
-using pgep::test::kMulti;
-using pgep::test::kRedisUpstream;
-using pgep::test::load;
-using pgep::test::messages;
-using pgep::test::temp_file;
-using pgep::test::upstream;
+using namespace pgep::test;  // load, messages, upstream, kMulti, ...
 
 namespace {
 
