@@ -28,7 +28,8 @@ struct DaemonSettings {
   uint64_t ledger_max_events = 0;
   uint64_t ledger_max_bytes = 0;
   std::string pid_file;
-  std::string state_file;  // the last confirmed WAL position, to notice a slot that vanished
+  std::string state_directory;  // where the state files are, one per cluster, database and slot
+  std::string state_file;       // one path for the state file instead (empty: in state_directory)
   uint64_t shutdown_timeout_ms = 0;
   std::map<std::string, std::string> values;  // every key as resolved, for printing
 };

@@ -59,11 +59,6 @@ class Loader {
       upstream.name = name.substr(kUpstreamPrefix.size());
       if (load_upstream(section, upstream)) config.upstreams.push_back(std::move(upstream));
     }
-    // The state file's default names the slot, so it waits for both sections.
-    if (config.daemon.state_file.empty()) {
-      config.daemon.state_file = default_state_file(config.database.replication_slot);
-      config.daemon.values["state_file"] = config.daemon.state_file;
-    }
     if (!has_upstream_section()) {
       error("configuration", "", "", false,
             "no upstream is configured; expected [upstream.NAME] sections (or the seed's "
@@ -237,6 +232,8 @@ class Loader {
     daemon.ledger_max_events = parse_uint(v["ledger_max_events"], 0, UINT64_MAX).value_or(0);
     daemon.ledger_max_bytes = parse_size(v["ledger_max_bytes"]).value_or(0);
     daemon.pid_file = v["pid_file"];
+    if (v["state_directory"].empty()) v["state_directory"] = default_state_directory();
+    daemon.state_directory = v["state_directory"];
     daemon.state_file = v["state_file"];
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
   }
@@ -254,11 +251,11 @@ class Loader {
     return "";
   }
 
-  std::string default_state_file(const std::string& slot) const {
-    if (input_.uid == 0) return "/var/lib/pgep/" + slot + ".lsn";
+  std::string default_state_directory() const {
+    if (input_.uid == 0) return "/var/lib/pgep";
     std::string base = env("XDG_STATE_HOME");
     if (base.empty()) base = env("HOME").empty() ? "/tmp" : env("HOME") + "/.local/state";
-    return base + "/pgep/" + slot + ".lsn";
+    return base + "/pgep";
   }
 
   void load_database(DatabaseSettings& database) {

@@ -28,7 +28,8 @@ constexpr OptionSpec kDaemon[] = {
     {"ledger_max_events", ValueType::UInt, "100000", "a number of events from 1 to 10000000", 1, 10000000},
     {"ledger_max_bytes", ValueType::Size, "64MiB", "a size from 64KiB to 16GiB, such as 64MiB", 64 * 1024, 16384 * kMiB},
     {"pid_file", ValueType::String, "", "a path for the pid file, or empty for none"},
-    {"state_file", ValueType::String, "", "a path where the last confirmed WAL position is kept (empty: a default per slot)"},
+    {"state_directory", ValueType::String, "", "a directory for the state files (empty: /var/lib/pgep as root, else the XDG state directory)"},
+    {"state_file", ValueType::String, "", "a path where the last confirmed WAL position is kept (empty: one per cluster, database and slot in state_directory)"},
     {"shutdown_timeout", ValueType::Duration, "10s", "a duration from 0s to 1h, such as 10s", 0, 3600 * 1000},
 };
 

@@ -54,11 +54,12 @@ void Supervisor::update_sources() {
     if (started_) outbox_->start();
   }
   if (wal_bridges_.empty() && wal_) {
-    wal_->send_status(/*last=*/true);
+    wal_->send_status();
     wal_.reset();
     wal_ready_ = false;
   } else if (!wal_bridges_.empty() && !wal_) {
-    wal_ = std::make_unique<WalSource>(loop_, config_.database, config_.daemon.state_file, *this);
+    wal_ = std::make_unique<WalSource>(loop_, config_.database,
+                                       WalStateFile(config_.daemon.state_file, config_.daemon.state_directory), *this);
     if (started_) wal_->start();
   }
 }
@@ -216,7 +217,7 @@ void Supervisor::stop_workers() {
   outbox_.reset();
   if (wal_) {
     wal_->on_acknowledged();
-    wal_->send_status(/*last=*/true);  // the last position all bridges acknowledged
+    wal_->send_status();  // the last position all bridges acknowledged
     wal_.reset();
   }
   for (auto& bridge : bridges_) bridge->worker().shutdown(kWorkerExitMs);

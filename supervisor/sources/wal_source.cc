@@ -1,6 +1,7 @@
 #include "supervisor/sources/wal_source.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -21,7 +22,7 @@ uint64_t now_ms() { return uv_hrtime() / 1000000; }
 
 }  // namespace
 
-WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::string state_file, Listener& listener)
+WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener)
     : slot_(database.replication_slot),
       params_(format_wal2json_params(database.wal2json_params)),
       format_version_(wal2json_format_version(database.wal2json_params)),
@@ -32,9 +33,26 @@ WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::str
   status_timer_.get()->data = this;
 }
 
-void WalSource::on_session_open() {
+// Which cluster and database this is decides which state file is ours.
+void WalSource::on_session_open() { send("IDENTIFY_SYSTEM", State::Identifying); }
+
+void WalSource::on_identified(PGresult* result) {
+  if (PQntuples(result) != 1 || PQnfields(result) < 4) return session_.fail("IDENTIFY_SYSTEM answered no row");
+  SlotIdentity identity{PQgetvalue(result, 0, 0), PQgetvalue(result, 0, 3), slot_};
+  uint32_t timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(result, 0, 1), nullptr, 10));
+  WalStateFile::Read read = state_file_.open(identity, timeline);
+  if (read.outcome == WalStateFile::Read::Outcome::Error) {
+    return fatal(read.error + ". pgep cannot tell whether the slot " + slot_ +
+                 " is the one it used; repair the file, or delete it to start afresh on purpose");
+  }
+  remembered_.reset();
+  if (read.outcome == WalStateFile::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
+  if (!read.migrated_from.empty()) {
+    log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_file_.path());
+  }
   // The slot name is checked by the configuration: lower-case letters, digits and _.
-  send("SELECT plugin, confirmed_flush_lsn, wal_status FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'",
+  send("SELECT plugin, confirmed_flush_lsn, wal_status, restart_lsn FROM pg_replication_slots WHERE slot_name = '" +
+           slot_ + "'",
        State::CheckingSlot);
 }
 
@@ -78,6 +96,8 @@ void WalSource::on_result(PGresult* result) {
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return on_command_failed(pg_result_error(result));
   switch (state_) {
+    case State::Identifying:
+      return on_identified(result);
     case State::CheckingSlot:
       return on_slot_checked(result);
     case State::CreatingSlot:
@@ -101,13 +121,15 @@ void WalSource::on_command_failed(const std::string& error) {
   session_.fail(error);
 }
 
+// DESIGN: a slot that vanished, is lost or was created again means events were lost; one
+// merely behind what pgep confirmed is normal (PostgreSQL does not persist every confirmation)
+// and only means duplicates.
 void WalSource::on_slot_checked(PGresult* result) {
-  std::optional<uint64_t> remembered = state_file_.read();
   const std::string& file = state_file_.path();
   if (PQntuples(result) == 0) {
-    if (remembered) {
+    if (remembered_) {
       return fatal("the replication slot " + slot_ + " is gone, but pgep had confirmed up to " +
-                   format_lsn(*remembered) + " (" + file + "): what was written since may be lost. "
+                   format_lsn(*remembered_) + " (" + file + "): what was written since may be lost. "
                    "To start afresh on purpose, delete " + file);
     }
     log_info("creating the replication slot " + slot_ + " (wal2json)");
@@ -119,24 +141,48 @@ void WalSource::on_slot_checked(PGresult* result) {
                  "\", not wal2json; drop it or set replication_slot to another name");
   }
   uint64_t confirmed = parse_lsn(PQgetvalue(result, 0, 1)).value_or(0);
+  uint64_t restart = parse_lsn(PQgetvalue(result, 0, 3)).value_or(0);
   if (std::string(PQgetvalue(result, 0, 2)) == "lost") {
     return fatal("the replication slot " + slot_ + " is marked lost (wal_status): PostgreSQL removed WAL it "
                  "needed, so events were lost. Drop the slot and delete " + file + " to start afresh");
   }
-  if (remembered && confirmed < *remembered) {
-    return fatal("the replication slot " + slot_ + " is at " + format_lsn(confirmed) + ", behind " +
-                 format_lsn(*remembered) + " which pgep had confirmed (" + file +
-                 "): it is not the slot pgep used. To start afresh on purpose, delete " + file);
+  // The slot pgep used never starts after what pgep confirmed (the file is written first); a
+  // slot created again starts where it was created.
+  if (remembered_ && (restart > *remembered_ || confirmed > *remembered_)) {
+    return fatal("the replication slot " + slot_ + " starts at " + format_lsn(std::max(restart, confirmed)) +
+                 ", after " + format_lsn(*remembered_) + " which pgep had confirmed (" + file +
+                 "): it was dropped and created again, so what was written in between was never delivered. "
+                 "To start afresh on purpose, delete " + file);
+  }
+  if (remembered_ && confirmed < *remembered_) {
+    log_info("the replication slot " + slot_ + " is at " + format_lsn(confirmed) + ", behind " +
+             format_lsn(*remembered_) + " which pgep had confirmed: PostgreSQL did not keep the last "
+             "confirmations (a restart?); what follows is sent again");
   }
   tracker_.reset(confirmed);
+  remember(confirmed);
   start_replication();
 }
 
 void WalSource::on_slot_created(PGresult* result) {
   // CREATE_REPLICATION_SLOT answers slot_name, consistent_point, snapshot_name, output_plugin.
   tracker_.reset(parse_lsn(PQgetvalue(result, 0, 1)).value_or(0));
-  state_file_.write(tracker_.flush_lsn(), now_ms());
+  remember(tracker_.flush_lsn());
   start_replication();
+}
+
+// Writes the state file before PostgreSQL hears of `lsn`. A file that cannot be written is
+// logged (once per change of state) but does not hold the slot back: that would pin WAL on the
+// server for a check that only detects a vanished slot.
+void WalSource::remember(uint64_t lsn) {
+  bool ok = state_file_.save(lsn);
+  if (!ok && !state_write_failed_) {
+    log_error("cannot write the state file: " + state_file_.error() +
+              "; a slot that vanishes or is created again would go unnoticed");
+  } else if (ok && state_write_failed_) {
+    log_info("the state file " + state_file_.path() + " is written again");
+  }
+  state_write_failed_ = !ok;
 }
 
 void WalSource::start_replication() {
@@ -207,9 +253,10 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
   server_wal_end_ = std::max(server_wal_end_, message.wal_end);
 }
 
-void WalSource::send_status(bool last) {
+void WalSource::send_status() {
   if (state_ != State::Streaming || !session_.conn()) return;
   uint64_t flush = tracker_.flush_lsn();
+  remember(flush);
   std::string update = standby_status_update(flush, postgres_now_us());
   if (PQputCopyData(session_.conn(), update.data(), static_cast<int>(update.size())) != 1) {
     return session_.fail(session_.connection().error());
@@ -217,7 +264,6 @@ void WalSource::send_status(bool last) {
   if (!session_.connection().flush()) return;
   last_sent_flush_ = flush;
   last_status_ms_ = now_ms();
-  state_file_.maybe_write(flush, last_status_ms_, /*force=*/last);
 }
 
 void WalSource::on_acknowledged() {

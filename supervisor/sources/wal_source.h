@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,15 +39,15 @@ class WalSource : private PgSession::Owner {
   };
 
   // `listener` must outlive this source.
-  WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::string state_file, Listener& listener);
+  WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener);
 
   void start() { session_.start(); }
   void pause();
   void resume();
   // Bridges acknowledged events: move the flush position if the rule allows, and tell PostgreSQL.
   void on_acknowledged();
-  // Sends a status update now; `last` (before stopping) also writes the state file.
-  void send_status(bool last = false);
+  // Sends a status update now, after writing its position to the state file.
+  void send_status();
   uint64_t flush_lsn() const { return tracker_.flush_lsn(); }
   // The server's WAL end as last reported; flush_lsn() behind it is the replication lag.
   uint64_t server_wal_end() const { return server_wal_end_; }
@@ -55,7 +56,7 @@ class WalSource : private PgSession::Owner {
   bool refers_to(const Ledger& ledger) const { return tracker_.refers_to(ledger); }
 
  private:
-  enum class State { Down, CheckingSlot, CreatingSlot, Starting, Streaming, Fatal };
+  enum class State { Down, Identifying, CheckingSlot, CreatingSlot, Starting, Streaming, Fatal };
 
   // PgSession::Owner
   void on_session_open() override;
@@ -67,7 +68,9 @@ class WalSource : private PgSession::Owner {
   void read_results();
   void on_result(PGresult* result);
   void on_command_failed(const std::string& error);
+  void on_identified(PGresult* result);
   void on_slot_checked(PGresult* result);
+  void remember(uint64_t lsn);
   void on_slot_created(PGresult* result);
   void start_replication();
   void on_streaming();
@@ -82,6 +85,8 @@ class WalSource : private PgSession::Owner {
   Listener& listener_;
   PgSession session_;
   WalStateFile state_file_;
+  std::optional<uint64_t> remembered_;  // what the state file held at connection
+  bool state_write_failed_ = false;
   UvHandle<uv_timer_t> status_timer_;
   State state_ = State::Down;
   bool paused_ = false;

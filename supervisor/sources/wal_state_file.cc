@@ -1,49 +1,248 @@
 #include "supervisor/sources/wal_state_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
-#include "shared/log.h"
 #include "shared/lsn.h"
 
 namespace pgep {
 
-std::optional<uint64_t> WalStateFile::read() const {
-  std::ifstream in(path_);
-  if (!in) return std::nullopt;
-  std::string text;
-  std::getline(in, text);
-  std::optional<uint64_t> lsn = parse_lsn(text);
-  if (!lsn) log_warn("the state file " + path_ + " does not hold a WAL position; ignored");
-  return lsn;
+namespace {
+
+constexpr const char* kHeader = "# pgep state: the last WAL position confirmed to PostgreSQL for this slot. Do not edit.\n";
+constexpr const char* kFormat = "2";
+const char* const kKeys[] = {"format", "system_id", "database", "slot", "timeline", "confirmed_lsn"};
+
+// FNV-1a, 64 bits: enough to tell a torn or edited file from a whole one.
+std::string checksum(const std::string& text) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
+  return out;
 }
 
-void WalStateFile::maybe_write(uint64_t lsn, uint64_t now_ms, bool force) {
-  if (lsn != saved_lsn_ && (force || now_ms - saved_ms_ >= interval_ms_)) write(lsn, now_ms);
-}
-
-void WalStateFile::write(uint64_t lsn, uint64_t now_ms) {
-  saved_lsn_ = lsn;
-  saved_ms_ = now_ms;
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
-  std::string temporary = path_ + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << format_lsn(lsn) << "\n";
-    if (!out) {
-      if (!write_failed_) log_warn("cannot write the state file " + path_ + ": a vanished slot would go unnoticed");
-      write_failed_ = true;
-      return;
+// A name as one word of a file name or of a line: bytes outside [A-Za-z0-9_.-] become %XX.
+std::string encode(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
     }
   }
-  if (std::rename(temporary.c_str(), path_.c_str()) != 0) {
-    if (!write_failed_) log_warn("cannot write the state file " + path_ + ": " + std::strerror(errno));
-    write_failed_ = true;
+  return out;
+}
+
+std::string decode(const std::string& word) {
+  std::string out;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (word[i] == '%' && i + 2 < word.size() && std::isxdigit(static_cast<unsigned char>(word[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(word[i + 2]))) {
+      out += static_cast<char>(std::strtol(word.substr(i + 1, 2).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += word[i];
+    }
   }
+  return out;
+}
+
+// Reads a whole small file; false with `error` when it exists but cannot be read.
+bool read_text(const std::string& path, std::string& text, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = std::strerror(errno);
+    return false;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  text = buffer.str();
+  return true;
+}
+
+// write, fsync, rename, fsync the directory: after a crash the file is the old one or the new
+// one, whole.
+bool write_durably(const std::string& path, const std::string& text, std::string& error) {
+  std::filesystem::path target(path);
+  std::error_code ignored;
+  std::filesystem::create_directories(target.parent_path(), ignored);
+  std::string temporary = path + ".tmp";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = "cannot create " + temporary + ": " + std::strerror(errno);
+    return false;
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bool ok = done == text.size() && ::fsync(fd) == 0;
+  if (!ok) error = "cannot write " + temporary + ": " + std::strerror(errno);
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    error = "cannot write " + temporary + ": " + std::strerror(errno);
+  }
+  if (ok && std::rename(temporary.c_str(), path.c_str()) != 0) {
+    ok = false;
+    error = "cannot rename " + temporary + " to " + path + ": " + std::strerror(errno);
+  }
+  if (!ok) {
+    ::unlink(temporary.c_str());
+    return false;
+  }
+  std::string directory = target.parent_path().empty() ? "." : target.parent_path().string();
+  int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string SlotIdentity::describe() const {
+  return "system " + system_id + ", database " + database + ", slot " + slot;
+}
+
+std::string format_slot_state(const SlotState& state) {
+  std::string body = std::string(kHeader) + "format " + kFormat + "\n" + "system_id " + encode(state.identity.system_id) +
+                     "\n" + "database " + encode(state.identity.database) + "\n" + "slot " + encode(state.identity.slot) +
+                     "\n" + "timeline " + std::to_string(state.timeline) + "\n" + "confirmed_lsn " +
+                     format_lsn(state.confirmed_lsn) + "\n";
+  return body + "checksum " + checksum(body) + "\n";
+}
+
+std::optional<SlotState> parse_slot_state(const std::string& text, std::string& error) {
+  size_t at = text.rfind("checksum ");
+  if (at == std::string::npos || text.empty() || text.back() != '\n') {
+    error = "it ends before its checksum line (a torn write?)";
+    return std::nullopt;
+  }
+  std::string body = text.substr(0, at);
+  std::string sum = text.substr(at + 9, text.size() - at - 10);
+  if (sum != checksum(body)) {
+    error = "its checksum does not match its content (torn or edited)";
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> values;
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    values[line.substr(0, space)] = line.substr(space + 1);
+  }
+  for (const char* key : kKeys) {
+    if (!values.count(key)) {
+      error = std::string("it has no ") + key + " line";
+      return std::nullopt;
+    }
+  }
+  if (values["format"] != kFormat) {
+    error = "it is of format " + values["format"] + ", which this pgep does not know (a newer pgep wrote it?)";
+    return std::nullopt;
+  }
+  std::optional<uint64_t> lsn = parse_lsn(values["confirmed_lsn"]);
+  if (!lsn) {
+    error = "its confirmed_lsn \"" + values["confirmed_lsn"] + "\" is not a WAL position";
+    return std::nullopt;
+  }
+  SlotState state;
+  state.identity = {decode(values["system_id"]), decode(values["database"]), decode(values["slot"])};
+  state.timeline = static_cast<uint32_t>(std::strtoul(values["timeline"].c_str(), nullptr, 10));
+  state.confirmed_lsn = *lsn;
+  return state;
+}
+
+WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t timeline) {
+  identity_ = identity;
+  timeline_ = timeline;
+  path_ = !explicit_path_.empty()
+              ? explicit_path_
+              : directory_ + "/" + encode(identity.system_id) + "-" + encode(identity.database) + "-" +
+                    encode(identity.slot) + ".state";
+  Read read;
+  std::string text, error;
+  if (!std::filesystem::exists(path_)) {
+    std::string legacy = explicit_path_.empty() ? directory_ + "/" + identity.slot + ".lsn" : "";
+    return legacy.empty() || !std::filesystem::exists(legacy) ? read : read_legacy(legacy, false);
+  }
+  if (!read_text(path_, text, error)) {
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + path_ + " cannot be read: " + error;
+    return read;
+  }
+  std::optional<SlotState> state = parse_slot_state(text, error);
+  if (!state) {
+    if (!explicit_path_.empty() && parse_lsn(text.substr(0, text.find('\n')))) return read_legacy(path_, true);
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + path_ + " is not whole: " + error;
+    return read;
+  }
+  if (!(state->identity == identity)) {
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + path_ + " belongs to " + state->identity.describe() + ", but pgep is connected to " +
+                 identity.describe() + ": give this slot its own state_file (or leave it empty for one per slot)";
+    return read;
+  }
+  read.outcome = Read::Outcome::Found;
+  read.confirmed_lsn = saved_lsn_ = state->confirmed_lsn;
+  return read;
+}
+
+// The first format: one line, an LSN. Read once, rewritten in the current format at path_.
+WalStateFile::Read WalStateFile::read_legacy(const std::string& legacy, bool is_explicit) {
+  Read read;
+  std::string text, error;
+  std::optional<uint64_t> lsn;
+  if (read_text(legacy, text, error)) lsn = parse_lsn(text.substr(0, text.find('\n')));
+  if (!lsn) {
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + legacy + " (of pgep's first format) does not hold a WAL position" +
+                 (error.empty() ? "" : ": " + error);
+    return read;
+  }
+  read.outcome = Read::Outcome::Found;
+  read.confirmed_lsn = *lsn;
+  read.migrated_from = legacy;
+  saved_lsn_ = 0;
+  if (!save(*lsn)) {
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + legacy + " could not be rewritten as " + path_ + ": " + error_;
+    return read;
+  }
+  if (!is_explicit) ::unlink(legacy.c_str());
+  return read;
+}
+
+bool WalStateFile::save(uint64_t lsn) {
+  if (lsn <= saved_lsn_ || path_.empty()) return true;
+  SlotState state{identity_, timeline_, lsn};
+  if (!write_durably(path_, format_slot_state(state), error_)) return false;
+  saved_lsn_ = lsn;
+  error_.clear();
+  return true;
 }
 
 }  // namespace pgep

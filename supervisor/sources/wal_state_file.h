@@ -1,8 +1,13 @@
-// The state file: the last WAL position pgep confirmed to PostgreSQL, so that a slot that
-// vanished or is not the one pgep used is noticed at start (wal_source.cc says what is done
-// then). Written to a temporary file and renamed, so it always holds a whole position; at most
-// once per interval while streaming, which makes it lag the slot and only makes the check more
-// lenient. A failed write is logged once.
+// The state file: what pgep last confirmed to PostgreSQL for one slot of one database of one
+// cluster, so that at start a slot that vanished or was created again is noticed (wal_source.cc
+// says what is done then). DESIGN, "Lessons from the field":
+//   - keyed by the cluster's system identifier, the database and the slot: its default name is
+//     DIRECTORY/SYSTEMID-DATABASE-SLOT.state, so instances on one host never share one, and a file
+//     given by path that holds another identity is refused;
+//   - written (write, fsync, rename, fsync the directory) *before* a position is confirmed, so
+//     the slot is never ahead of the file for the same slot;
+//   - a file that cannot be read or is torn is an error, never "absent";
+//   - the first format (a bare LSN, DIRECTORY/SLOT.lsn by default) is read once and rewritten.
 #pragma once
 
 #include <cstdint>
@@ -11,28 +16,57 @@
 
 namespace pgep {
 
+// Which slot a position belongs to, from IDENTIFY_SYSTEM and the configuration.
+struct SlotIdentity {
+  std::string system_id;
+  std::string database;
+  std::string slot;
+  bool operator==(const SlotIdentity&) const = default;
+  std::string describe() const;  // "system 7312..., database app, slot pg_event_proxy"
+};
+
+struct SlotState {
+  SlotIdentity identity;
+  uint32_t timeline = 0;
+  uint64_t confirmed_lsn = 0;
+};
+
+// The file's text, and its reading back: pure, for the unit tests.
+std::string format_slot_state(const SlotState& state);
+// nullopt with `error` set when the text is not a whole state file of this format.
+std::optional<SlotState> parse_slot_state(const std::string& text, std::string& error);
+
 class WalStateFile {
  public:
-  explicit WalStateFile(std::string path, uint64_t interval_ms = 1000)
-      : path_(std::move(path)), interval_ms_(interval_ms) {}
+  // `path`: the file, or empty for one named by the identity in `directory`.
+  WalStateFile(std::string path, std::string directory) : explicit_path_(std::move(path)), directory_(std::move(directory)) {}
 
-  // The remembered position; nullopt when there is no file, or (with a warning logged) when
-  // it does not hold a position.
-  std::optional<uint64_t> read() const;
-  // Writes `lsn` now.
-  void write(uint64_t lsn, uint64_t now_ms);
-  // Writes `lsn` if it moved and the last write is `interval_ms` old, or `force`.
-  void maybe_write(uint64_t lsn, uint64_t now_ms, bool force);
+  struct Read {
+    enum class Outcome { Absent, Found, Error } outcome = Outcome::Absent;
+    uint64_t confirmed_lsn = 0;  // Found
+    std::string error;           // Error: what is wrong, naming the file
+    std::string migrated_from;   // Found in a file of the first format (then rewritten)
+  };
+  // Fixes the file for this identity and reads what it remembers.
+  Read open(const SlotIdentity& identity, uint32_t timeline);
+  // Writes `lsn` durably if it is beyond what the file holds. False (and `error()`) when the
+  // write failed.
+  bool save(uint64_t lsn);
 
   const std::string& path() const { return path_; }
-  bool write_failed() const { return write_failed_; }
+  uint64_t saved_lsn() const { return saved_lsn_; }
+  const std::string& error() const { return error_; }
 
  private:
+  Read read_legacy(const std::string& legacy, bool is_explicit);
+
+  std::string explicit_path_;
+  std::string directory_;
   std::string path_;
-  uint64_t interval_ms_;
+  SlotIdentity identity_;
+  uint32_t timeline_ = 0;
   uint64_t saved_lsn_ = 0;
-  uint64_t saved_ms_ = 0;
-  bool write_failed_ = false;
+  std::string error_;
 };
 
 }  // namespace pgep

@@ -1,7 +1,10 @@
 """Shared fixtures for the integration tests. tests/run starts the servers and exports their
 settings (scripts/services env); these tests talk to them and to pgep's binaries in PGEP_BUILD."""
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -67,3 +70,25 @@ def wal(request):
     setup = WalSetup("w_" + request.node.name.removeprefix("test_")[:10].rstrip("_"))
     yield setup
     setup.close()
+
+
+@pytest.fixture(scope="session")
+def second_cluster():
+    """A second PostgreSQL cluster (scripts/services on another port base), for tests about two
+    clusters on one host: its settings as scripts/services env gives them, and its system_id."""
+    import psycopg2
+    directory = tempfile.mkdtemp(prefix="pgep-pg2-", dir="/tmp")
+    services = os.path.join(ROOT, "scripts", "services")
+    env = dict(os.environ, PGEP_PORT_BASE="26000")
+    started = run([services, "start", directory, "postgres"], env=env, timeout=120)
+    assert started.returncode == 0, started.stderr
+    try:
+        text = run([services, "env", directory], env=env).stdout
+        settings = dict(re.findall(r"^export (PGEP_PG_\w+)='?([^'\n]*)'?$", text, re.M))
+        with psycopg2.connect(settings["PGEP_PG_URI"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT system_identifier::text FROM pg_control_system()")
+            settings["system_id"] = cur.fetchone()[0]
+        yield settings
+    finally:
+        run([services, "stop", directory, "postgres"], env=env, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)

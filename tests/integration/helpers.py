@@ -2,6 +2,9 @@
 servers' script. No test module imports another; they all import from here (and conftest)."""
 import json
 import os
+import random
+import threading
+import time
 
 import psycopg2
 
@@ -26,8 +29,8 @@ def upstream(name, kind, bridges, uri=None, **options):
 
 # PostgreSQL.
 
-def connect():
-    conn = psycopg2.connect(os.environ["PGEP_PG_URI"])
+def connect(dsn=None):
+    conn = psycopg2.connect(dsn or os.environ["PGEP_PG_URI"])
     conn.autocommit = True
     return conn
 
@@ -39,11 +42,20 @@ def make_table(name):
     return conn
 
 
-def insert_rows(conn, table, first, count, per_transaction):
+def insert_rows(conn, table, first, count, per_transaction, again=False):
+    """Rows first .. first+count-1 in transactions of `per_transaction`; `again`: rows already
+    there (a commit whose answer was lost) are skipped."""
+    conflict = " ON CONFLICT DO NOTHING" if again else ""
     with conn.cursor() as cur:
         for start in range(first, first + count, per_transaction):
             end = min(start + per_transaction, first + count)
-            cur.execute(f"INSERT INTO {table} SELECT i, 'row ' || i FROM generate_series(%s, %s) i", (start, end - 1))
+            cur.execute(f"INSERT INTO {table} SELECT i, 'row ' || i FROM generate_series(%s, %s) i{conflict}",
+                        (start, end - 1))
+
+
+def redis_row_ids(sub, table):
+    """The ids of the rows inserted into `table` that a Redis subscriber received."""
+    return row_ids([b for c, b in list(sub.messages) if c.endswith(b".insert")], table)
 
 
 def row_ids(bodies, table):
@@ -64,9 +76,9 @@ def slot_position(slot):
         return cur.fetchone()
 
 
-def drop_slot(slot):
-    """Drops `slot` once no walsender holds it any more."""
-    conn = connect()
+def drop_slot(slot, dsn=None):
+    """Drops `slot` (if it exists) once no walsender holds it any more."""
+    conn = connect(dsn)
     with conn.cursor() as cur:
         def released():
             cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
@@ -83,3 +95,53 @@ def services(command, *names):
     """scripts/services COMMAND on the test run's servers (stop, start, ...)."""
     result = run([SERVICES, command, os.environ["PGEP_SERVICES_DIR"], *names], timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# Writers.
+
+class RowWriter:
+    """Inserts `count` rows in transactions of random sizes (1 to `largest`), in a thread."""
+
+    def __init__(self, table, count, largest, seed=7, pause=0.0, retry=False):
+        self.table, self.count, self.largest, self.pause, self.retry = table, count, largest, pause, retry
+        self.random = random.Random(seed)
+        self.written = 0
+        self.error = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        try:
+            conn = connect()
+            while self.written < self.count:
+                size = min(self.random.randint(1, self.largest), self.count - self.written)
+                try:
+                    insert_rows(conn, self.table, self.written, size, size, again=self.retry)
+                except psycopg2.OperationalError:
+                    if not self.retry:
+                        raise
+                    conn = self._reconnect()  # PostgreSQL restarted: the batch is written again
+                    continue
+                self.written += size
+                time.sleep(self.pause)
+            conn.close()
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def _reconnect(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return connect()
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def finish(self, timeout=300):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the writer did not finish"
+        assert self.error is None, f"the writer failed: {self.error}"

@@ -3,13 +3,11 @@ Each test gets its slot, table, subscribers and pgeps from the `wal` fixture (wa
 import os
 import random
 import signal
-import threading
-import time
 
 import psycopg2
 
 from conftest import process_gone, wait_until
-from helpers import connect, drop_slot, insert_rows, row_ids, services, slot_position, upstream
+from helpers import RowWriter, connect, drop_slot, insert_rows, redis_row_ids, row_ids, services, slot_position, upstream
 
 
 def test_rows_reach_every_upstream_with_their_routing_keys(wal):
@@ -78,42 +76,6 @@ def test_a_slot_of_another_plugin_is_a_clear_error(wal):
     pgep = wal.pgep(upstream("cache", "redis", "wal2json->topic:wal")).start(wait_ready=False)
     assert pgep.proc.wait(30) == 1
     assert f'the replication slot {wal.slot} uses the plugin "test_decoding", not wal2json' in pgep.log_text()
-
-
-class RowWriter:
-    """Inserts `count` rows in transactions of random sizes (1 to `largest`), in a thread."""
-
-    def __init__(self, table, count, largest, seed=7, pause=0.0):
-        self.table, self.count, self.largest, self.pause = table, count, largest, pause
-        self.random = random.Random(seed)
-        self.written = 0
-        self.error = None
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def run(self):
-        try:
-            conn = connect()
-            while self.written < self.count:
-                size = min(self.random.randint(1, self.largest), self.count - self.written)
-                insert_rows(conn, self.table, self.written, size, size)
-                self.written += size
-                time.sleep(self.pause)
-            conn.close()
-        except Exception as e:  # reported by finish()
-            self.error = e
-
-    def finish(self, timeout=300):
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the writer did not finish"
-        assert self.error is None, f"the writer failed: {self.error}"
-
-
-def redis_row_ids(sub, table):
-    return row_ids([b for c, b in list(sub.messages) if c.endswith(b".insert")], table)
 
 
 def test_kill_9_the_supervisor_while_rows_flow_every_row_arrives(wal):

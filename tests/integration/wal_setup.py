@@ -1,6 +1,9 @@
 """The set-up every WAL test shares (the `wal` fixture in conftest.py): a fresh slot and table,
 the subscribers the test opens and the pgeps it starts; everything closed, stopped and the slot
 dropped afterwards."""
+import shutil
+import tempfile
+
 from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
 from helpers import database, drop_slot, make_table
 from pgep_process import PgepProcess
@@ -11,6 +14,8 @@ class WalSetup:
         self.slot = unique(name)
         self.table = unique(name)
         self.conn = make_table(self.table)
+        # The test's own state directory: its pgeps share it, nothing else does.
+        self.state_dir = tempfile.mkdtemp(prefix="pgep-state-")
         self._closers = []
 
     def redis(self, pattern):
@@ -23,8 +28,9 @@ class WalSetup:
         return self._keep(AmqpQueue(exchange, binding_key))
 
     def config(self, *upstreams, pgep=""):
-        """The configuration text: an optional [pgep] section, [database] with the slot, upstreams."""
-        return (f"[pgep]\n{pgep}\n\n" if pgep else "") + database(slot=self.slot) + "".join(upstreams)
+        """The configuration text: [pgep] (the state directory, then `pgep`), [database] with the
+        slot, the upstreams."""
+        return f"[pgep]\nstate_directory = {self.state_dir}\n{pgep}\n\n" + database(slot=self.slot) + "".join(upstreams)
 
     def pgep(self, *upstreams, pgep="", bridges=None):
         """A pgep (not started) for these upstreams, killed at the end of the test."""
@@ -42,6 +48,7 @@ class WalSetup:
             close()
         self.conn.close()
         drop_slot(self.slot)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _keep(self, thing, close=None):
         self._closers.append(close or thing.close)

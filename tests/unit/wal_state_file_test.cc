@@ -1,5 +1,5 @@
-// The state file: missing, garbage, a whole position after every write, writes at most once per
-// interval unless forced, and a failed write does not throw.
+// The state file: one per cluster, database and slot; whole or an error, never "absent" by
+// mistake; refused when it names another slot; the first format read once and rewritten.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -10,7 +10,10 @@
 #include "shared/log.h"
 #include "supervisor/sources/wal_state_file.h"
 
+using pgep::SlotIdentity;
+using pgep::SlotState;
 using pgep::WalStateFile;
+using Outcome = pgep::WalStateFile::Read::Outcome;
 
 namespace {
 
@@ -24,57 +27,127 @@ struct TempDir {
     path = tmpl;
   }
   ~TempDir() { std::filesystem::remove_all(path); }
+  std::string str() const { return path.string(); }
 };
 
 std::string text_of(const std::filesystem::path& path) {
   std::ifstream in(path);
-  std::string text;
-  std::getline(in, text);
+  std::string text, line;
+  while (std::getline(in, line)) text += line + "\n";
   return text;
 }
 
+void write_text(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+const SlotIdentity kId{"7312345678901234567", "app", "pg_event_proxy"};
+
 }  // namespace
 
-TEST_CASE("a missing state file holds no position, and one of garbage is ignored") {
-  TempDir dir;
-  WalStateFile missing((dir.path / "none").string());
-  CHECK_FALSE(missing.read());
-  std::ofstream(dir.path / "garbage") << "not a position\n";
-  CHECK_FALSE(WalStateFile((dir.path / "garbage").string()).read());
+TEST_CASE("a state file's text reads back to the same state, odd names included") {
+  SlotState state{{"7312345678901234567", "my db/\nx%", "pg_event_proxy"}, 3, 0x16B3748};
+  std::string error;
+  auto back = pgep::parse_slot_state(pgep::format_slot_state(state), error);
+  REQUIRE(back);
+  CHECK(back->identity == state.identity);
+  CHECK(back->timeline == 3);
+  CHECK(back->confirmed_lsn == 0x16B3748);
 }
 
-TEST_CASE("the state file is written whole, in a directory it creates, and read back") {
-  TempDir dir;
-  std::string path = (dir.path / "sub" / "slot.lsn").string();
-  WalStateFile file(path);
-  file.write(0x16B3748, 0);
-  CHECK(text_of(path) == "0/16B3748");
-  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
-  CHECK(file.read() == 0x16B3748u);
+TEST_CASE("a torn or edited state file is not whole") {
+  std::string text = pgep::format_slot_state({kId, 1, 0x100});
+  std::string error;
+  CHECK_FALSE(pgep::parse_slot_state(text.substr(0, text.size() / 2), error));
+  CHECK(error.find("torn") != std::string::npos);
+  std::string edited = text;
+  edited.replace(edited.find("0/100"), 5, "0/200");
+  CHECK_FALSE(pgep::parse_slot_state(edited, error));
+  CHECK(error.find("checksum") != std::string::npos);
+  CHECK_FALSE(pgep::parse_slot_state("", error));
 }
 
-TEST_CASE("the state file is written at most once per interval unless forced, and only when it moved") {
+TEST_CASE("each cluster, database and slot has its own state file in the directory") {
   TempDir dir;
-  std::string path = (dir.path / "slot.lsn").string();
-  WalStateFile file(path, 1000);
-  file.write(100, 5000);
-  file.maybe_write(200, 5500, false);
-  CHECK(file.read() == 100u);  // too soon
-  file.maybe_write(200, 6000, false);
-  CHECK(file.read() == 200u);
-  file.maybe_write(300, 6001, true);
-  CHECK(file.read() == 300u);  // forced (before stopping)
-  std::filesystem::remove(path);
-  file.maybe_write(300, 9000, true);
-  CHECK_FALSE(std::filesystem::exists(path));  // it did not move
+  WalStateFile a("", dir.str()), b("", dir.str());
+  CHECK(a.open(kId, 1).outcome == Outcome::Absent);
+  CHECK(b.open({"9999", "app", "pg_event_proxy"}, 1).outcome == Outcome::Absent);
+  CHECK(a.path() != b.path());
+  CHECK(a.path() == dir.str() + "/7312345678901234567-app-pg_event_proxy.state");
+  REQUIRE(a.save(0x200));
+  REQUIRE(b.save(0x100));
+  WalStateFile again("", dir.str());
+  auto read = again.open(kId, 1);
+  CHECK(read.outcome == Outcome::Found);
+  CHECK(read.confirmed_lsn == 0x200);
+  CHECK_FALSE(std::filesystem::exists(a.path() + ".tmp"));
 }
 
-TEST_CASE("a state file that cannot be written is reported, not thrown") {
+TEST_CASE("the state file only moves forward") {
+  TempDir dir;
+  WalStateFile file("", dir.str());
+  file.open(kId, 1);
+  REQUIRE(file.save(0x300));
+  REQUIRE(file.save(0x200));  // a slot that went back after a PostgreSQL restart
+  WalStateFile again("", dir.str());
+  CHECK(again.open(kId, 1).confirmed_lsn == 0x300);
+}
+
+TEST_CASE("a state file given by path that names another slot is an error naming both") {
+  TempDir dir;
+  std::string path = dir.str() + "/mine.state";
+  WalStateFile first(path, "");
+  first.open(kId, 1);
+  REQUIRE(first.save(0x100));
+  WalStateFile other(path, "");
+  auto read = other.open({"42", "shop", "pg_event_proxy"}, 1);
+  CHECK(read.outcome == Outcome::Error);
+  CHECK(read.error.find("belongs to system 7312345678901234567, database app") != std::string::npos);
+  CHECK(read.error.find("connected to system 42, database shop") != std::string::npos);
+}
+
+TEST_CASE("an unreadable or torn state file is an error, not absent") {
+  TempDir dir;
+  WalStateFile file("", dir.str());
+  file.open(kId, 1);
+  REQUIRE(file.save(0x100));
+  std::string text = text_of(file.path());
+  write_text(file.path(), text.substr(0, text.size() - 10));
+  WalStateFile again("", dir.str());
+  auto read = again.open(kId, 1);
+  CHECK(read.outcome == Outcome::Error);
+  CHECK(read.error.find("is not whole") != std::string::npos);
+}
+
+TEST_CASE("a state file of the first format is read once and rewritten") {
+  TempDir dir;
+  write_text(dir.path / "pg_event_proxy.lsn", "0/16B3748\n");  // the old default, by slot name
+  WalStateFile file("", dir.str());
+  auto read = file.open(kId, 1);
+  CHECK(read.outcome == Outcome::Found);
+  CHECK(read.confirmed_lsn == 0x16B3748);
+  CHECK(read.migrated_from == dir.str() + "/pg_event_proxy.lsn");
+  CHECK_FALSE(std::filesystem::exists(dir.path / "pg_event_proxy.lsn"));
+  WalStateFile again("", dir.str());
+  auto second = again.open(kId, 1);
+  CHECK(second.outcome == Outcome::Found);
+  CHECK(second.migrated_from.empty());
+
+  std::string given = dir.str() + "/given.lsn";  // a state_file path holding the first format
+  write_text(given, "1/0\n");
+  WalStateFile by_path(given, "");
+  auto migrated = by_path.open(kId, 1);
+  CHECK(migrated.confirmed_lsn == 0x100000000ULL);
+  CHECK(text_of(given).find("format 2") != std::string::npos);
+  write_text(given, "garbage\n");
+  CHECK(WalStateFile(given, "").open(kId, 1).outcome == Outcome::Error);
+}
+
+TEST_CASE("a state file that cannot be written says why") {
   TempDir dir;
   std::filesystem::create_directory(dir.path / "blocked");
-  std::ofstream(dir.path / "blocked" / "slot.lsn.tmp");
-  std::filesystem::create_directory(dir.path / "blocked" / "slot.lsn");  // rename onto a directory fails
-  WalStateFile file((dir.path / "blocked" / "slot.lsn").string());
-  file.write(100, 0);
-  CHECK(file.write_failed());
+  std::filesystem::create_directory(dir.path / "blocked" / "slot.state");  // rename onto a directory fails
+  WalStateFile file((dir.path / "blocked" / "slot.state").string(), "");
+  file.open(kId, 1);
+  CHECK_FALSE(file.save(0x100));
+  CHECK(file.error().find("cannot rename") != std::string::npos);
+  CHECK(file.saved_lsn() == 0);
 }
