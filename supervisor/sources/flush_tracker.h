@@ -19,11 +19,14 @@ namespace pgep {
 
 class FlushTracker {
  public:
-  // A transaction starts (format 2: its "B" record; format 1: its one message).
+  // A transaction starts (format 2: its "B" record; format 1: its one message), or a record
+  // outside any transaction, which is a unit of its own.
   void begin() { open_ = true; }
+  bool in_transaction() const { return open_; }
   // An event of the open transaction went there.
   void routed(const Delivery& delivery);
-  // The open transaction ends; `end_lsn` is where PostgreSQL may resume after it.
+  // The open transaction (or record) ends; `end_lsn` is where PostgreSQL may resume after it:
+  // the commit's end, or a lone record's own LSN (resuming there sends it again, never skips it).
   void commit(uint64_t end_lsn);
   // Moves the flush position over every transaction all of whose events were acknowledged.
   // Returns true when it moved.

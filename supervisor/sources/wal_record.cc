@@ -14,6 +14,8 @@ WalRecordParser::~WalRecordParser() = default;
 
 namespace {
 
+constexpr const char* kUnknownKey = "unknown";
+
 const char* action_word(char action) {
   switch (action) {
     case 'I': return "insert";
@@ -26,7 +28,8 @@ const char* action_word(char action) {
 
 }  // namespace
 
-std::optional<WalRecord> WalRecordParser::parse(std::string_view json, int format_version, std::string& error) {
+WalRecord WalRecordParser::parse(std::string_view json, int format_version, std::string& problem) {
+  problem.clear();
   WalRecord record;
   if (format_version == 1) {
     record.routing_key = "transaction";
@@ -41,8 +44,9 @@ std::optional<WalRecord> WalRecordParser::parse(std::string_view json, int forma
   std::string_view action;
   if (impl_->parser.iterate(view).get(doc) || doc.find_field_unordered("action").get_string().get(action) ||
       action.size() != 1) {
-    error = "not a wal2json format 2 object with an \"action\"";
-    return std::nullopt;
+    problem = "not a wal2json format 2 object with an \"action\"";
+    record.routing_key = kUnknownKey;
+    return record;
   }
   char a = action[0];
   if (a == 'B') {
@@ -62,14 +66,22 @@ std::optional<WalRecord> WalRecordParser::parse(std::string_view json, int forma
     return record;
   }
   const char* word = action_word(a);
+  if (!word) {
+    problem = "a wal2json record of unknown action \"" + std::string(action) + "\"";
+    record.routing_key = kUnknownKey;
+    return record;
+  }
+  // Fields are looked up in any order; "schema" is absent with "include-schemas" '0'.
   std::string_view schema, table;
-  if (!word || doc.find_field_unordered("schema").get_string().get(schema) ||
-      doc.find_field_unordered("table").get_string().get(table)) {
-    error = "a wal2json change without schema and table, or of unknown action \"" + std::string(action) + "\"";
-    return std::nullopt;
+  bool has_schema = !doc.find_field_unordered("schema").get_string().get(schema);
+  if (doc.find_field_unordered("table").get_string().get(table)) {
+    problem = "a wal2json change without a table";
+    record.routing_key = kUnknownKey;
+    return record;
   }
   record.routing_key.reserve(schema.size() + table.size() + 10);
-  record.routing_key.append(schema).append(".").append(table).append(".").append(word);
+  if (has_schema) record.routing_key.append(schema).append(".");
+  record.routing_key.append(table).append(".").append(word);
   return record;
 }
 

@@ -3,10 +3,10 @@
 //   format 2, one object per change:  schema.table.insert|update|delete|truncate
 //                                      "begin" ("B"), "commit" ("C"), "message.PREFIX" ("M")
 //   format 1, one object per transaction: "transaction"
+//   anything else, forwarded all the same:  "unknown"
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,8 +24,10 @@ class WalRecordParser {
   ~WalRecordParser();
   WalRecordParser(const WalRecordParser&) = delete;
   WalRecordParser& operator=(const WalRecordParser&) = delete;
-  // Returns nullopt and sets `error` for a message it cannot read.
-  std::optional<WalRecord> parse(std::string_view json, int format_version, std::string& error);
+  // Never drops a message: one it cannot read, or of an action it does not know, gets the
+  // routing key "unknown" and `problem` says why (empty otherwise). A change without a schema
+  // ("include-schemas" '0') is keyed TABLE.ACTION.
+  WalRecord parse(std::string_view json, int format_version, std::string& problem);
 
  private:
   struct Impl;

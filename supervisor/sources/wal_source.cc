@@ -235,21 +235,24 @@ void WalSource::read_stream() {
 }
 
 void WalSource::handle_xlogdata(const ReplicationMessage& message) {
-  std::string error;
-  std::optional<WalRecord> record = parser_.parse(message.data, format_version_, error);
-  if (!record) {
-    log_error("WAL message at " + format_lsn(message.wal_start) + " not routed: " + error);
-    return;
+  std::string problem;
+  WalRecord record = parser_.parse(message.data, format_version_, problem);
+  if (!problem.empty()) {
+    log_warn("WAL message at " + format_lsn(message.wal_start) + " forwarded with the routing key \"" +
+             record.routing_key + "\": " + problem);
   }
   // Changes of one multi-row statement can share an LSN: the index keeps their ids apart, and
   // a replay from the slot gives the same ids again.
   lsn_index_ = message.wal_start == last_lsn_ ? lsn_index_ + 1 : 0;
   last_lsn_ = message.wal_start;
-  if (record->begins) tracker_.begin();
-  Deliveries routed = listener_.on_wal_record(record->routing_key, message.data,
+  // A record outside any transaction (no begin/commit records, a non-transactional logical
+  // message) is a unit of its own: it holds the flush position at its LSN until acknowledged.
+  bool standalone = !record.begins && !tracker_.in_transaction();
+  if (record.begins || standalone) tracker_.begin();
+  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data,
                                               format_lsn(message.wal_start) + "-" + std::to_string(lsn_index_));
   for (const Delivery& delivery : routed) tracker_.routed(delivery);
-  if (record->commits) tracker_.commit(message.wal_start);
+  if (record.commits || standalone) tracker_.commit(message.wal_start);
   server_wal_end_ = std::max(server_wal_end_, message.wal_end);
 }
 

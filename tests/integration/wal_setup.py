@@ -27,19 +27,21 @@ class WalSetup:
     def amqp(self, exchange, binding_key):
         return self._keep(AmqpQueue(exchange, binding_key))
 
-    def config(self, *upstreams, pgep=""):
+    def config(self, *upstreams, pgep="", database_extra=""):
         """The configuration text: [pgep] (the state directory, then `pgep`), [database] with the
-        slot, the upstreams."""
-        return f"[pgep]\nstate_directory = {self.state_dir}\n{pgep}\n\n" + database(slot=self.slot) + "".join(upstreams)
+        slot (then `database_extra`), the upstreams."""
+        return (f"[pgep]\nstate_directory = {self.state_dir}\n{pgep}\n\n" + database(database_extra, slot=self.slot) +
+                "".join(upstreams))
 
-    def pgep(self, *upstreams, pgep="", bridges=None):
+    def pgep(self, *upstreams, pgep="", database_extra="", bridges=None):
         """A pgep (not started) for these upstreams, killed at the end of the test."""
-        process = PgepProcess(self.config(*upstreams, pgep=pgep), bridges=bridges or len(upstreams), notify=False)
+        process = PgepProcess(self.config(*upstreams, pgep=pgep, database_extra=database_extra),
+                              bridges=bridges or len(upstreams), notify=False)
         return self._keep(process, close=process.kill)
 
-    def start(self, *upstreams, pgep="", bridges=None):
+    def start(self, *upstreams, pgep="", database_extra="", bridges=None):
         """Starts a pgep and waits until it streams the slot."""
-        process = self.pgep(*upstreams, pgep=pgep, bridges=bridges).start()
+        process = self.pgep(*upstreams, pgep=pgep, database_extra=database_extra, bridges=bridges).start()
         process.wait_log(r"streaming the WAL from slot " + self.slot)
         return process
 

@@ -51,3 +51,23 @@ TEST_CASE("a transaction no bridge took is confirmed at once; an open one pins t
   CHECK(!tracker.server_wal_end(45));  // never backwards
   CHECK(tracker.flush_lsn() == 50);
 }
+
+TEST_CASE("a record outside any transaction holds the flush position until it is acknowledged") {
+  // No begin/commit records ("include-transaction" '0'), or a non-transactional logical message:
+  // WalSource makes each such record a unit of its own at its LSN.
+  Ledger a(100, 1 << 20);
+  FlushTracker tracker;
+  tracker.reset(100);
+  tracker.begin();
+  uint64_t seq = add(a);
+  tracker.routed({&a, seq});
+  tracker.commit(150);
+  CHECK_FALSE(tracker.server_wal_end(400));  // a keepalive does not pass it
+  CHECK(tracker.flush_lsn() == 100);
+  CHECK(tracker.refers_to(a));
+  a.acknowledge(seq);
+  CHECK(tracker.advance());
+  CHECK(tracker.flush_lsn() == 150);  // its own LSN: a replay from there sends it again
+  CHECK(tracker.server_wal_end(400));
+  CHECK(tracker.flush_lsn() == 400);
+}
