@@ -139,9 +139,9 @@ void Supervisor::on_notification(std::string_view channel, std::string_view payl
 
 void Supervisor::on_notify_ready(bool ready) { notify_ready_ = ready; }
 
-Deliveries Supervisor::on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) {
+Deliveries Supervisor::on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) {
   ++received_.outbox;
-  Deliveries routed = router_.route_payload(channel, payload, "outbox-" + std::to_string(id));
+  Deliveries routed = router_.route_payload(channel, payload, id);
   if (any_full(notify_bridges_)) outbox_->pause();
   return routed;
 }

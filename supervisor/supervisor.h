@@ -55,7 +55,7 @@ class Supervisor : public NotifySource::Listener,
   void on_notification(std::string_view channel, std::string_view payload) override;
   void on_notify_ready(bool ready) override;
   // OutboxSource::Listener
-  Deliveries on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) override;
+  Deliveries on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) override;
   // WalSource::Listener
   Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) override;
   void on_wal_ready(bool ready) override;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "shared/log.h"
+#include "supervisor/sources/event_ids.h"
 
 namespace pgep {
 
@@ -66,6 +67,11 @@ void OutboxSource::on_result(PGresult* result) {
   }
   Command finished = std::exchange(command_, Command::None);
   if (finished == Command::Listen) {
+    // Which cluster and database this is goes into every row's id.
+    return send("SELECT system_identifier::text, current_database() FROM pg_control_system()", Command::Identify);
+  }
+  if (finished == Command::Identify) {
+    on_identified(result);
     session_.ready();
     log_info("outbox: draining events.events now and on every wake-up");
     drain_requested_ = true;
@@ -76,6 +82,10 @@ void OutboxSource::on_result(PGresult* result) {
   next();
 }
 
+void OutboxSource::on_identified(PGresult* result) {
+  id_prefix_ = event_id_prefix(PQgetvalue(result, 0, 0), PQgetvalue(result, 0, 1));
+}
+
 void OutboxSource::on_rows(PGresult* result) {
   int rows = PQntuples(result);
   for (int i = 0; i < rows; ++i) {
@@ -84,7 +94,7 @@ void OutboxSource::on_rows(PGresult* result) {
     if (!tracker_.is_new(id)) continue;  // routed already, not yet deleted
     std::string_view channel(PQgetvalue(result, i, 1), static_cast<size_t>(PQgetlength(result, i, 1)));
     std::string_view payload(PQgetvalue(result, i, 2), static_cast<size_t>(PQgetlength(result, i, 2)));
-    tracker_.routed(id, listener_.on_outbox_row(id, channel, payload));
+    tracker_.routed(id, listener_.on_outbox_row(outbox_event_id(id_prefix_, id), channel, payload));
   }
   if (rows < kBatchRows) {  // the table is drained; a wake-up meanwhile starts another pass
     drain_requested_ = drain_again_;

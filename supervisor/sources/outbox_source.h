@@ -24,7 +24,8 @@ class OutboxSource : private PgSession::Owner {
   class Listener {
    public:
     virtual ~Listener() = default;
-    virtual Deliveries on_outbox_row(int64_t id, std::string_view channel, std::string_view payload) = 0;
+    // One row, with its event id (event_ids.h).
+    virtual Deliveries on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) = 0;
   };
 
   // `listener` must outlive this source.
@@ -40,7 +41,7 @@ class OutboxSource : private PgSession::Owner {
 
  private:
   // The command under way: one at a time on the session.
-  enum class Command { None, Listen, Select, Delete };
+  enum class Command { None, Listen, Identify, Select, Delete };
 
   // PgSession::Owner
   void on_session_open() override;
@@ -52,6 +53,7 @@ class OutboxSource : private PgSession::Owner {
   void read_results();
   void on_result(PGresult* result);
   void on_rows(PGresult* result);
+  void on_identified(PGresult* result);
   void read_wakeups();
   void next();
 
@@ -63,6 +65,7 @@ class OutboxSource : private PgSession::Owner {
   bool drain_requested_ = false;
   bool drain_again_ = false;  // a wake-up came during a drain
   int64_t cursor_ = 0;        // highest id seen in this drain
+  std::string id_prefix_;     // SYSID:DB:, for the rows' event ids
 };
 
 }  // namespace pgep

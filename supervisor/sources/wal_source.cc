@@ -45,6 +45,7 @@ void WalSource::on_identified(PGresult* result) {
     return fatal(read.error + ". pgep cannot tell whether the slot " + slot_ +
                  " is the one it used; repair the file, or delete it to start afresh on purpose");
   }
+  ids_.set_prefix(event_id_prefix(identity.system_id, identity.database));
   remembered_.reset();
   if (read.outcome == WalStateFile::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
   if (!read.migrated_from.empty()) {
@@ -193,6 +194,7 @@ void WalSource::start_replication() {
 void WalSource::on_streaming() {
   state_ = State::Streaming;
   session_.ready();
+  ids_.restart();
   last_sent_flush_ = 0;
   log_info("streaming the WAL from slot " + slot_ + " at " + format_lsn(tracker_.flush_lsn()) + " (wal2json format " +
            std::to_string(format_version_) + ")");
@@ -241,19 +243,22 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
     log_warn("WAL message at " + format_lsn(message.wal_start) + " forwarded with the routing key \"" +
              record.routing_key + "\": " + problem);
   }
-  // Changes of one multi-row statement can share an LSN: the index keeps their ids apart, and
-  // a replay from the slot gives the same ids again.
-  lsn_index_ = message.wal_start == last_lsn_ ? lsn_index_ + 1 : 0;
-  last_lsn_ = message.wal_start;
   // A record outside any transaction (no begin/commit records, a non-transactional logical
   // message) is a unit of its own: it holds the flush position at its LSN until acknowledged.
   bool standalone = !record.begins && !tracker_.in_transaction();
   if (record.begins || standalone) tracker_.begin();
-  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data,
-                                              format_lsn(message.wal_start) + "-" + std::to_string(lsn_index_));
+  std::string id = event_id(record, message.wal_start, standalone);
+  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id);
   for (const Delivery& delivery : routed) tracker_.routed(delivery);
   if (record.commits || standalone) tracker_.commit(message.wal_start);
   server_wal_end_ = std::max(server_wal_end_, message.wal_end);
+}
+
+std::string WalSource::event_id(const WalRecord& record, uint64_t lsn, bool standalone) {
+  if (format_version_ == 1) return ids_.whole_transaction(lsn);
+  if (record.begins) return ids_.begin(lsn);
+  if (record.commits) return ids_.commit();
+  return standalone ? ids_.lone(lsn) : ids_.change(lsn);
 }
 
 void WalSource::send_status() {

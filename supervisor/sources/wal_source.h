@@ -17,6 +17,7 @@
 
 #include "shared/config.h"
 #include "shared/uv_handle.h"
+#include "supervisor/sources/event_ids.h"
 #include "supervisor/sources/flush_tracker.h"
 #include "supervisor/sources/pg_session.h"
 #include "supervisor/sources/wal_protocol.h"
@@ -76,6 +77,7 @@ class WalSource : private PgSession::Owner {
   void on_streaming();
   void read_stream();
   void handle_xlogdata(const ReplicationMessage& message);
+  std::string event_id(const WalRecord& record, uint64_t lsn, bool standalone);
   void fatal(const std::string& reason);
   void update_watch();
 
@@ -95,8 +97,7 @@ class WalSource : private PgSession::Owner {
   uint64_t last_sent_flush_ = 0;
   uint64_t last_status_ms_ = 0;
   uint64_t server_wal_end_ = 0;
-  uint64_t last_lsn_ = 0;  // of the previous message, for ids of messages sharing an LSN
-  uint64_t lsn_index_ = 0;
+  WalEventIds ids_;
 };
 
 }  // namespace pgep

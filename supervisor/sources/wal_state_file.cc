@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "shared/lsn.h"
+#include "supervisor/sources/event_ids.h"
 
 namespace pgep {
 
@@ -32,21 +33,6 @@ std::string checksum(const std::string& text) {
   }
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
-  return out;
-}
-
-// A name as one word of a file name or of a line: bytes outside [A-Za-z0-9_.-] become %XX.
-std::string encode(const std::string& name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
   return out;
 }
 
@@ -126,10 +112,12 @@ std::string SlotIdentity::describe() const {
 }
 
 std::string format_slot_state(const SlotState& state) {
-  std::string body = std::string(kHeader) + "format " + kFormat + "\n" + "system_id " + encode(state.identity.system_id) +
-                     "\n" + "database " + encode(state.identity.database) + "\n" + "slot " + encode(state.identity.slot) +
-                     "\n" + "timeline " + std::to_string(state.timeline) + "\n" + "confirmed_lsn " +
-                     format_lsn(state.confirmed_lsn) + "\n";
+  std::string body = std::string(kHeader) + "format " + kFormat + "\n";
+  body += "system_id " + encode_name_word(state.identity.system_id) + "\n";
+  body += "database " + encode_name_word(state.identity.database) + "\n";
+  body += "slot " + encode_name_word(state.identity.slot) + "\n";
+  body += "timeline " + std::to_string(state.timeline) + "\n";
+  body += "confirmed_lsn " + format_lsn(state.confirmed_lsn) + "\n";
   return body + "checksum " + checksum(body) + "\n";
 }
 
@@ -178,10 +166,10 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
 WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t timeline) {
   identity_ = identity;
   timeline_ = timeline;
-  path_ = !explicit_path_.empty()
-              ? explicit_path_
-              : directory_ + "/" + encode(identity.system_id) + "-" + encode(identity.database) + "-" +
-                    encode(identity.slot) + ".state";
+  path_ = !explicit_path_.empty() ? explicit_path_
+                                  : directory_ + "/" + encode_name_word(identity.system_id) + "-" +
+                                        encode_name_word(identity.database) + "-" + encode_name_word(identity.slot) +
+                                        ".state";
   Read read;
   std::string text, error;
   if (!std::filesystem::exists(path_)) {

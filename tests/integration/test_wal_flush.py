@@ -6,7 +6,7 @@ import signal
 import time
 
 from conftest import wait_until
-from helpers import connect, insert_rows, redis_row_ids, upstream
+from helpers import connect, insert_rows, redis_row_ids, row_ids, upstream
 
 
 def lsn_at_least(a, b):
@@ -87,3 +87,47 @@ def test_changes_without_a_schema_are_forwarded_keyed_by_their_table(wal):
     channel = f"{wal.table}.{wal.table}.insert".encode()
     wait_until(lambda: len([1 for c, _ in list(sub.messages) if c == channel]) >= 5, 30, what="five inserts")
     assert "not routed" not in pgep.log_text() and "forwarded with the routing key" not in pgep.log_text()
+
+
+def test_a_replay_after_kill_9_carries_exactly_the_ids_of_the_first_delivery(wal):
+    """T1 (one row) is confirmed; T2 (20,000 rows, written right after, so it begins where T1's
+    commit ends) is half delivered when pgep is killed. The replay of T2 must give each row the
+    id it had the first time, and a consumer deduping by id must see every row."""
+    queue = wal.amqp("amq.topic", f"public.{wal.table}.insert")
+    # One confirmation at a time: slow enough to stop the worker in the middle of T2.
+    bus = upstream("bus", "amqp", "wal2json->exchange:amq.topic", max_in_flight="1")
+    pgep = wal.start(bus)
+    insert_rows(wal.conn, wal.table, 0, 1, 1)
+    queue.fetch(1)
+    after_t1 = current_lsn()
+    wait_until(lambda: lsn_at_least(confirmed_lsn(wal.slot), after_t1), 30, what="T1 to be confirmed")
+    insert_rows(wal.conn, wal.table, 1, 20000, 20000)
+
+    def depth():
+        return queue.channel.queue_declare(queue.queue, passive=True).method.message_count
+    wait_until(lambda: depth() >= 2000, 60, what="part of T2 at RabbitMQ")
+    worker = pgep.worker_pids()[0]
+    os.kill(worker, signal.SIGSTOP)  # publishes no more, acknowledges nothing more
+    kill_all(pgep, worker)
+    delivered = depth()
+    assert delivered < 20000, "T2 was delivered whole before the kill; the test needs it cut"
+    wal.start(bus)
+    queue.fetch(1 + delivered + 20000, timeout=120)  # the replay sends T2 again, whole
+    ids_of = {}
+    for _, body, props in queue.messages:
+        for row in row_ids([body], wal.table):
+            ids_of.setdefault(row, set()).add(props.message_id)
+    assert set(ids_of) == set(range(20001))
+    changed = {row: ids for row, ids in ids_of.items() if len(ids) != 1}
+    assert not changed, f"{len(changed)} row(s) got another id on the replay, e.g. {list(changed.items())[:3]}"
+    seen, handled = set(), set()  # the README's consumer
+    for _, body, props in queue.messages:
+        if props.message_id in seen:
+            continue
+        seen.add(props.message_id)
+        handled.update(row_ids([body], wal.table))
+    assert handled == set(range(20001))
+    system_id = next(iter(ids_of[0])).split(":")[0]
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT system_identifier::text FROM pg_control_system()")
+        assert system_id == cur.fetchone()[0]
