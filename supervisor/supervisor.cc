@@ -50,8 +50,10 @@ void Supervisor::update_sources() {
   if (channels.empty()) {
     outbox_.reset();
   } else if (!outbox_) {
-    outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, *this);
+    outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, channels, *this);
     if (started_) outbox_->start();
+  } else {
+    outbox_->set_channels(channels);
   }
   if (wal_bridges_.empty() && wal_) {
     wal_->send_status();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <utility>
 
 #include "shared/log.h"
@@ -18,8 +19,19 @@ constexpr int kBatchRows = 500;
 
 }  // namespace
 
-OutboxSource::OutboxSource(uv_loop_t* loop, std::string uri, Listener& listener)
-    : listener_(listener), session_(loop, "outbox", std::move(uri), /*replication=*/false, *this) {}
+OutboxSource::OutboxSource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener)
+    : listener_(listener),
+      session_(loop, "outbox", std::move(uri), /*replication=*/false, *this),
+      channels_(std::move(channels)),
+      delete_retry_(loop, Backoff(1000, 60000), [this] { next(); }) {}
+
+void OutboxSource::set_channels(std::vector<std::string> channels) {
+  if (channels == channels_) return;
+  channels_ = std::move(channels);
+  count_unrouted_ = true;
+  drain_again_ = true;  // rows of a channel just added may be waiting
+  next();
+}
 
 void OutboxSource::on_session_open() { send(std::string("LISTEN ") + kWakeChannel, Command::Listen); }
 
@@ -33,12 +45,18 @@ void OutboxSource::on_session_input() {
   read_results();
 }
 
-void OutboxSource::on_session_lost(bool) { command_ = Command::None; }
+void OutboxSource::on_session_lost(bool) {
+  if (command_ == Command::Delete) tracker_.deletion_done(false);  // sent again on the next session
+  command_ = Command::None;
+}
 
 void OutboxSource::read_wakeups() {
   while (PGnotify* notify = PQnotifies(session_.conn())) {
     PQfreemem(notify);
-    if (command_ == Command::Select) {
+    log_debug("outbox: wake-up" + std::string(cursor_ > 0 ? " during a pass" : ""));
+    // A row that commits now may have an id below where this pass is: only a new pass from
+    // the start reads it.
+    if (command_ == Command::Select || cursor_ > 0) {
       drain_again_ = true;
     } else {
       drain_requested_ = true;
@@ -58,32 +76,81 @@ void OutboxSource::read_results() {
 
 void OutboxSource::on_result(PGresult* result) {
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string error = pg_result_error(result);
-    if (error.find("events.events") != std::string::npos && error.find("does not exist") != std::string::npos) {
-      error += " (load postgres/1_events.sql into the database for durable messages)";
-    }
-    return session_.fail(error);
-  }
   Command finished = std::exchange(command_, Command::None);
-  if (finished == Command::Listen) {
-    // Which cluster and database this is goes into every row's id.
-    return send("SELECT system_identifier::text, current_database() FROM pg_control_system()", Command::Identify);
-  }
-  if (finished == Command::Identify) {
-    on_identified(result);
-    session_.ready();
-    log_info("outbox: draining events.events now and on every wake-up");
-    drain_requested_ = true;
-    cursor_ = 0;
-  } else if (finished == Command::Select) {
-    on_rows(result);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return on_command_failed(finished, result);
+  switch (finished) {
+    case Command::Listen:
+      // Which cluster and database this is goes into every row's id.
+      return send("SELECT system_identifier::text, current_database() FROM pg_control_system()", Command::Identify);
+    case Command::Identify:
+      on_identified(result);
+      session_.ready();
+      log_info("outbox: draining events.events now and on every wake-up");
+      drain_requested_ = true;
+      count_unrouted_ = true;
+      cursor_ = 0;
+      break;
+    case Command::CountUnrouted:
+      on_unrouted(result);
+      break;
+    case Command::Select:
+      on_rows(result);
+      break;
+    case Command::Delete:
+      tracker_.deletion_done(true);
+      delete_retry_.succeeded();
+      break;
+    case Command::None:
+      break;
   }
   next();
 }
 
+void OutboxSource::on_command_failed(Command failed, PGresult* result) {
+  std::string error = pg_result_error(result);
+  bool session_up = session_.conn() && PQstatus(session_.conn()) == CONNECTION_OK;
+  if (failed != Command::Delete || !result || !session_up) {
+    if (error.find("events.events") != std::string::npos && error.find("does not exist") != std::string::npos) {
+      error += " (load postgres/1_events.sql into the database for durable messages)";
+    }
+    if (failed == Command::Delete) tracker_.deletion_done(false);
+    return session_.fail(error);
+  }
+  // The rows were delivered: they are deleted again later, never published again.
+  tracker_.deletion_done(false);
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  std::string code = state ? state : "";
+  std::string hint;
+  if (code == "42501") hint = " (pgep's role needs SELECT and DELETE on events.events: GRANT SELECT, DELETE ON events.events TO it)";
+  if (code == "25006") hint = " (pgep's session is read-only: default_transaction_read_only, or a standby)";
+  if (delete_retry_.failed(error, /*was_up=*/true)) {
+    log_error("outbox: cannot delete delivered rows from events.events: " + error + hint +
+              "; they are not sent again, and the DELETE is tried again in " + std::to_string(delete_retry_.delay_ms()) +
+              " ms");
+  }
+}
+
 void OutboxSource::on_identified(PGresult* result) {
   id_prefix_ = event_id_prefix(PQgetvalue(result, 0, 0), PQgetvalue(result, 0, 1));
+}
+
+void OutboxSource::on_unrouted(PGresult* result) {
+  for (int i = 0; i < PQntuples(result); ++i) {
+    std::string channel = PQgetvalue(result, i, 0);
+    if (!unrouted_logged_.insert(channel).second) continue;
+    log_warn("outbox: " + std::string(PQgetvalue(result, i, 1)) + " durable row(s) on the channel \"" + channel +
+             "\" stay in events.events: no bridge of this pgep reads that channel");
+  }
+}
+
+std::string OutboxSource::channel_list() const {
+  std::string list;
+  for (const std::string& channel : channels_) {
+    std::unique_ptr<char, decltype(&PQfreemem)> quoted(
+        PQescapeLiteral(session_.conn(), channel.data(), channel.size()), &PQfreemem);
+    if (quoted) list += (list.empty() ? "" : ",") + std::string(quoted.get());
+  }
+  return "channel IN (" + (list.empty() ? std::string("NULL") : list) + ")";
 }
 
 void OutboxSource::on_rows(PGresult* result) {
@@ -111,14 +178,23 @@ void OutboxSource::on_acknowledged() {
 // One command at a time: deletions first (they free the table), then the next batch.
 void OutboxSource::next() {
   if (!session_.is_ready() || command_ != Command::None) return;
-  if (tracker_.has_deletions()) {
+  if (tracker_.has_deletions() && !delete_retry_.scheduled()) {
     std::string ids;
     for (int64_t id : tracker_.take_deletions()) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     return send("DELETE FROM events.events WHERE id = ANY('{" + ids + "}'::bigint[])", Command::Delete);
   }
+  if (count_unrouted_) {
+    count_unrouted_ = false;
+    return send("SELECT channel, count(*) FROM events.events WHERE NOT " + channel_list() + " GROUP BY channel",
+                Command::CountUnrouted);
+  }
+  if (!drain_requested_ && drain_again_ && cursor_ == 0) {
+    drain_requested_ = true;
+    drain_again_ = false;
+  }
   if (drain_requested_ && !paused_) {
-    send("SELECT id, channel, message FROM events.events WHERE id > " + std::to_string(cursor_) +
-             " ORDER BY id LIMIT " + std::to_string(kBatchRows),
+    send("SELECT id, channel, message FROM events.events WHERE id > " + std::to_string(cursor_) + " AND " +
+             channel_list() + " ORDER BY id LIMIT " + std::to_string(kBatchRows),
          Command::Select);
   }
 }

@@ -2,17 +2,21 @@
 // transaction. A session of its own LISTENs for the wake-up channel and drains the table at
 // start, after every reconnect and on each wake-up, handing rows to the router as if they were
 // notifications on their channel; a row is deleted (by id) once every bridge it went to
-// acknowledged it, or at once when no bridge reads its channel (OutboxTracker).
+// acknowledged it (OutboxTracker). Only rows of channels this pgep routes are read: the others
+// stay in the table for whoever routes them, and are logged once per channel.
 //
 // Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession (the
-// rows wait in the table).
+// rows wait in the table); a DELETE that fails is retried alone, its rows never published again.
 #pragma once
 
 #include <uv.h>
 
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "shared/retry.h"
 #include "supervisor/ledger.h"
 #include "supervisor/sources/outbox_tracker.h"
 #include "supervisor/sources/pg_session.h"
@@ -28,10 +32,12 @@ class OutboxSource : private PgSession::Owner {
     virtual Deliveries on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) = 0;
   };
 
-  // `listener` must outlive this source.
-  OutboxSource(uv_loop_t* loop, std::string uri, Listener& listener);
+  // `channels`: the channels some bridge reads. `listener` must outlive this source.
+  OutboxSource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener);
 
   void start() { session_.start(); }
+  // A reload changed the channels some bridge reads.
+  void set_channels(std::vector<std::string> channels);
   void pause();
   void resume();
   // Bridges acknowledged events: rows all of whose events are acknowledged get deleted.
@@ -41,7 +47,7 @@ class OutboxSource : private PgSession::Owner {
 
  private:
   // The command under way: one at a time on the session.
-  enum class Command { None, Listen, Identify, Select, Delete };
+  enum class Command { None, Listen, Identify, CountUnrouted, Select, Delete };
 
   // PgSession::Owner
   void on_session_open() override;
@@ -52,20 +58,28 @@ class OutboxSource : private PgSession::Owner {
   void send(const std::string& sql, Command command);
   void read_results();
   void on_result(PGresult* result);
+  void on_command_failed(Command failed, PGresult* result);
   void on_rows(PGresult* result);
   void on_identified(PGresult* result);
+  void on_unrouted(PGresult* result);
   void read_wakeups();
   void next();
+  // `channel IN ('a','b')`, quoted by libpq.
+  std::string channel_list() const;
 
   Listener& listener_;
   PgSession session_;
   OutboxTracker tracker_;
+  std::vector<std::string> channels_;
+  Retry delete_retry_;        // a DELETE that failed while the session stayed up
   Command command_ = Command::None;
   bool paused_ = false;
   bool drain_requested_ = false;
-  bool drain_again_ = false;  // a wake-up came during a drain
-  int64_t cursor_ = 0;        // highest id seen in this drain
+  bool drain_again_ = false;  // a wake-up came during a pass: another pass from the start
+  bool count_unrouted_ = false;
+  int64_t cursor_ = 0;        // highest id seen in this pass
   std::string id_prefix_;     // SYSID:DB:, for the rows' event ids
+  std::set<std::string> unrouted_logged_;
 };
 
 }  // namespace pgep

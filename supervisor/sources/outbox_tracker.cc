@@ -21,8 +21,18 @@ void OutboxTracker::advance() {
 }
 
 std::vector<int64_t> OutboxTracker::take_deletions() {
-  for (int64_t id : to_delete_) known_.erase(id);
-  return std::exchange(to_delete_, {});
+  deleting_.insert(deleting_.end(), to_delete_.begin(), to_delete_.end());
+  to_delete_.clear();
+  return deleting_;
+}
+
+void OutboxTracker::deletion_done(bool deleted) {
+  if (deleted) {
+    for (int64_t id : deleting_) known_.erase(id);
+  } else {
+    to_delete_.insert(to_delete_.begin(), deleting_.begin(), deleting_.end());
+  }
+  deleting_.clear();
 }
 
 bool OutboxTracker::refers_to(const Ledger& ledger) const {

@@ -23,8 +23,10 @@ class OutboxTracker {
   // Moves every row at the front all of whose deliveries were acknowledged to the deletions.
   void advance();
   bool has_deletions() const { return !to_delete_.empty(); }
-  // The ids to DELETE now; they are forgotten (a later drain would route them anew).
+  // The ids to DELETE now. They stay known (a drain skips them) until deletion_done(true);
+  // after deletion_done(false) they wait to be deleted again, never to be published again.
   std::vector<int64_t> take_deletions();
+  void deletion_done(bool deleted);
 
   size_t rows_in_flight() const { return in_flight_.size(); }
   // Whether a row in flight went to `ledger` (which must then live on).
@@ -37,7 +39,8 @@ class OutboxTracker {
   };
   std::deque<Row> in_flight_;          // routed, not all acknowledged, in routing order
   std::vector<int64_t> to_delete_;
-  std::unordered_set<int64_t> known_;  // ids in in_flight_ or to_delete_
+  std::vector<int64_t> deleting_;      // the DELETE under way
+  std::unordered_set<int64_t> known_;  // ids in in_flight_, to_delete_ or deleting_
 };
 
 }  // namespace pgep

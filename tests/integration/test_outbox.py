@@ -1,6 +1,8 @@
 """Durable messages: postgres/1_events.sql's helpers and pgep's outbox drain."""
 import json
 import os
+import signal
+import time
 
 import pytest
 
@@ -96,3 +98,85 @@ def test_on_row_change_trigger_with_include_and_exclude():
         assert json.loads(got[3][1]) == {"id": 2, "name": "cy"}
     conn.close()
     sub.close()
+
+
+def test_rows_of_channels_this_pgep_does_not_route_stay_for_the_one_that_does():
+    mine, theirs = unique("mine"), unique("theirs")
+    sub = RedisSubscriber(f"{theirs}*")
+    send(theirs, [f"t{i}" for i in range(10)])
+    try:
+        with PgepProcess(database() + upstream("cache", "redis", f"{mine}->topic:{mine}"), bridges=1) as other:
+            send(mine, ["m"])
+            wait_until(lambda: outbox_rows(mine) == 0, 30, what="this pgep's own row to be delivered and deleted")
+            other.wait_log(rf'10 durable row\(s\) on the channel "{theirs}" stay in events.events')
+            assert outbox_rows(theirs) == 10
+        with PgepProcess(database() + upstream("cache", "redis", f"{theirs}->topic:{theirs}"), bridges=1):
+            assert sorted(b for _, b in sub.wait(10)) == sorted(f"t{i}".encode() for i in range(10))
+            wait_until(lambda: outbox_rows(theirs) == 0, 30, what="the rows to be deleted by the pgep that routes them")
+    finally:
+        sub.close()
+
+
+def test_a_failing_delete_is_retried_without_publishing_the_rows_again():
+    channel, role = unique("nodel"), unique("nodel")
+    admin = connect()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+        cur.execute(f"GRANT USAGE ON SCHEMA events TO {role}")
+        cur.execute(f"GRANT SELECT ON events.events TO {role}")  # but not DELETE
+    uri = os.environ["PGEP_PG_SOCKET_URI"].replace("postgres@", f"{role}@", 1)
+    sub = RedisSubscriber(f"{channel}*")
+    send(channel, [f"once {i}" for i in range(10)])
+    try:
+        config = f"[database]\nuri = {uri}\n\n" + upstream("cache", "redis", f"{channel}->topic:{channel}")
+        with PgepProcess(config, bridges=1) as pgep:
+            assert len(sub.wait(10)) == 10
+            pgep.wait_log(r"cannot delete delivered rows from events.events: .*GRANT SELECT, DELETE ON events.events")
+            # Watched for three seconds (the DELETE is tried again meanwhile): nothing is sent again.
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                assert len(sub.messages) == 10, "rows were published again after a failed DELETE"
+                time.sleep(0.1)
+            with admin.cursor() as cur:
+                cur.execute(f"GRANT DELETE ON events.events TO {role}")
+            wait_until(lambda: outbox_rows(channel) == 0, 90, what="the DELETE to succeed once allowed")
+            assert len(sub.messages) == 10
+    finally:
+        sub.close()
+        with admin.cursor() as cur:
+            cur.execute("DELETE FROM events.events WHERE channel = %s", (channel,))
+            cur.execute(f"REVOKE ALL ON events.events FROM {role}")
+            cur.execute(f"REVOKE ALL ON SCHEMA events FROM {role}")
+            cur.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_a_row_committed_behind_a_pass_in_progress_is_not_stranded():
+    """The review's finding 13: a row whose id is below the pass's cursor commits (its wake-up
+    arriving while the outbox is paused); a new pass from the start must read it."""
+    channel = unique("late")
+    sub = RedisSubscriber(f"{channel}*")
+    redis_pid = int(open(os.path.join(os.environ["PGEP_SERVICES_DIR"], "redis", "redis.pid")).read())
+    config = "[pgep]\nledger_max_events = 100\nlog_level = debug\n\n" + database() + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    late = connect()
+    try:
+        with PgepProcess(config, bridges=1) as pgep:
+            with late.cursor() as cur:
+                cur.execute("BEGIN")
+                cur.execute("SELECT events.send_message(%s, 'late', 'k', true)", (channel,))  # the lowest id
+            os.kill(redis_pid, signal.SIGSTOP)
+            try:
+                send(channel, [f"m{i}" for i in range(600)])  # one wake-up; the pass pauses on the full ledger
+                wait_until(lambda: json.loads(pgep.ctl("status", "--json").stdout)["bridges"][0]["in_flight"] >= 100,
+                           30, what="the ledger to fill")
+                with late.cursor() as cur:
+                    cur.execute("COMMIT")
+                pgep.wait_log(r"outbox: wake-up during a pass")
+            finally:
+                os.kill(redis_pid, signal.SIGCONT)
+            wait_until(lambda: any(b == b"late" for _, b in list(sub.messages)), 60, what="the late row")
+            wait_until(lambda: outbox_rows(channel) == 0, 60, what="the outbox to be emptied")
+    finally:
+        late.close()
+        sub.close()

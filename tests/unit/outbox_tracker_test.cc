@@ -25,6 +25,7 @@ TEST_CASE("an outbox row is deleted only once every bridge it went to acknowledg
   b.acknowledge(1);
   tracker.advance();
   CHECK(tracker.take_deletions() == std::vector<int64_t>{7});
+  tracker.deletion_done(true);
   CHECK_FALSE(tracker.refers_to(a));
   CHECK(tracker.rows_in_flight() == 0);
 }
@@ -39,6 +40,7 @@ TEST_CASE("outbox rows are deleted by id in routing order, whatever order their 
   a.acknowledge(2);
   tracker.advance();
   CHECK(tracker.take_deletions() == std::vector<int64_t>{12, 10});
+  tracker.deletion_done(true);
   CHECK(tracker.rows_in_flight() == 1);
 }
 
@@ -52,5 +54,24 @@ TEST_CASE("a row no bridge reads is deleted at once, and a drain skips rows not 
   CHECK_FALSE(tracker.is_new(1));  // read again before its DELETE went out
   CHECK_FALSE(tracker.is_new(2));  // in flight
   CHECK(tracker.take_deletions() == std::vector<int64_t>{1});
+  CHECK_FALSE(tracker.is_new(1));  // its DELETE is under way
+  tracker.deletion_done(true);
   CHECK(tracker.is_new(1));  // deleted: if a drain still sees it, it is a new row to pgep
+}
+
+TEST_CASE("a failed DELETE keeps its rows known, to be deleted again, never routed again") {
+  OutboxTracker tracker;
+  REQUIRE(tracker.is_new(1));
+  tracker.routed(1, {});
+  REQUIRE(tracker.is_new(2));
+  tracker.routed(2, {});
+  CHECK(tracker.take_deletions() == std::vector<int64_t>{1, 2});
+  tracker.deletion_done(false);  // permission denied, read-only, ...
+  CHECK_FALSE(tracker.is_new(1));
+  CHECK_FALSE(tracker.is_new(2));
+  CHECK(tracker.has_deletions());
+  CHECK(tracker.take_deletions() == std::vector<int64_t>{1, 2});
+  tracker.deletion_done(true);
+  CHECK_FALSE(tracker.has_deletions());
+  CHECK(tracker.is_new(1));
 }
