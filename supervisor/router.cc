@@ -3,6 +3,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "shared/routing.h"
 
 namespace pgep {
@@ -30,6 +32,7 @@ std::vector<std::string> Router::notify_channels() const {
   for (const auto& [channel, routes] : routes_) {
     if (channel != kWalChannel) channels.push_back(channel);
   }
+  std::sort(channels.begin(), channels.end());  // a set: the map's order is no information
   return channels;
 }
 

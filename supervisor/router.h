@@ -24,7 +24,7 @@ class Router {
   void add(const BridgeSpec& spec, Bridge& bridge);
   // Forgets every route (a reload adds the new set); ids go on counting.
   void clear() { routes_.clear(); }
-  // The NOTIFY channels some bridge reads, each once.
+  // The NOTIFY channels some bridge reads, each once, sorted.
   std::vector<std::string> notify_channels() const;
   // The bridges fed by NOTIFY, and those fed by the WAL.
   std::vector<Bridge*> notify_bridges() const;

@@ -38,15 +38,18 @@ void Supervisor::update_sources() {
   notify_bridges_ = router_.notify_bridges();
   wal_bridges_ = router_.wal_bridges();
   std::vector<std::string> channels = router_.notify_channels();
-  if (channels != notify_channels_) {
-    notify_channels_ = channels;
+  // One LISTEN session for as long as some bridge reads a channel: a reload changes only its
+  // channels, so untouched ones lose nothing.
+  if (channels.empty()) {
     notify_.reset();
     notify_ready_ = false;
-    if (!channels.empty()) {
-      notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
-      if (started_) notify_->start();
-    }
+  } else if (!notify_) {
+    notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
+    if (started_) notify_->start();
+  } else if (channels != notify_channels_) {
+    notify_->set_channels(channels);
   }
+  notify_channels_ = channels;
   if (channels.empty()) {
     outbox_.reset();
   } else if (!outbox_) {

@@ -1,5 +1,6 @@
 #include "supervisor/sources/notify_source.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "shared/log.h"
@@ -14,20 +15,67 @@ NotifySource::NotifySource(uv_loop_t* loop, std::string uri, std::vector<std::st
       session_(loop, "NOTIFY", std::move(uri), /*replication=*/false, *this) {}
 
 void NotifySource::on_session_open() {
-  PGconn* conn = session_.conn();
+  listened_.clear();  // a new session listens to nothing yet
+  changing_ = false;
   std::string sql;
-  for (const std::string& channel : channels_) {
-    std::unique_ptr<char, decltype(&PQfreemem)> quoted(
-        PQescapeIdentifier(conn, channel.data(), channel.size()), &PQfreemem);
-    if (!quoted) return session_.fail(session_.connection().error());
-    sql += "LISTEN " + std::string(quoted.get()) + ";";
+  if (!listen_commands(channels_, sql)) return session_.fail(session_.connection().error());
+  session_.connection().send_query(sql);
+}
+
+bool NotifySource::listen_commands(const std::vector<std::string>& wanted, std::string& sql) {
+  auto quoted = [this](const std::string& channel) {
+    std::unique_ptr<char, decltype(&PQfreemem)> q(PQescapeIdentifier(session_.conn(), channel.data(), channel.size()),
+                                                 &PQfreemem);
+    return q ? std::string(q.get()) : std::string();
+  };
+  auto has = [](const std::vector<std::string>& list, const std::string& c) {
+    return std::find(list.begin(), list.end(), c) != list.end();
+  };
+  for (const std::string& channel : wanted) {
+    if (has(listened_, channel)) continue;
+    std::string name = quoted(channel);
+    if (name.empty()) return false;
+    sql += "LISTEN " + name + ";";
   }
+  for (const std::string& channel : listened_) {
+    if (has(wanted, channel)) continue;
+    std::string name = quoted(channel);
+    if (name.empty()) return false;
+    sql += "UNLISTEN " + name + ";";
+  }
+  listened_ = wanted;
+  return true;
+}
+
+void NotifySource::set_channels(std::vector<std::string> channels) {
+  channels_ = std::move(channels);
+  if (session_.is_ready() && !changing_) send_changes();
+}
+
+void NotifySource::send_changes() {
+  std::string sql;
+  if (!listen_commands(channels_, sql)) return session_.fail(session_.connection().error());
+  if (sql.empty()) return;
+  changing_ = true;
+  log_info("NOTIFY: " + sql);
   session_.connection().send_query(sql);
 }
 
 void NotifySource::on_session_input() {
   if (!session_.is_ready()) return read_listen_results();
+  if (changing_) read_change_results();
   deliver();
+}
+
+// The answer to a reload's LISTEN/UNLISTEN; another change asked for meanwhile goes next.
+void NotifySource::read_change_results() {
+  PgConnection::ResultPtr result{nullptr, &PQclear};
+  if (session_.connection().take_answer(result) != PgConnection::Answer::Done) return;
+  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    return session_.fail("LISTEN failed: " + pg_result_error(result.get()));
+  }
+  changing_ = false;
+  if (listened_ != channels_) send_changes();
 }
 
 void NotifySource::read_listen_results() {
@@ -36,8 +84,9 @@ void NotifySource::read_listen_results() {
     PGresult* result = PQgetResult(conn);
     if (!result) {
       session_.ready();
-      log_info("listening on " + std::to_string(channels_.size()) + " NOTIFY channel(s) at " + mask_uri_password(uri_));
+      log_info("listening on " + std::to_string(listened_.size()) + " NOTIFY channel(s) at " + mask_uri_password(uri_));
       listener_.on_notify_ready(true);
+      if (listened_ != channels_) send_changes();  // a reload came during the handshake
       return deliver();
     }
     bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;

@@ -1,7 +1,9 @@
 // The NOTIFY source: one PostgreSQL session that LISTENs on every channel some bridge reads
 // (names quoted, so mixed case works) and hands each notification to the supervisor. Its
-// session (PgSession) reconnects with backoff, and it LISTENs again after any failure. Paused,
-// it stops reading: notifications wait in PostgreSQL's queue and in libpq's buffer.
+// session (PgSession) reconnects with backoff, and it LISTENs again after any failure. A reload
+// that changes the channels keeps the session: it LISTENs and UNLISTENs only the difference, so
+// untouched channels lose nothing. Paused, it stops reading: notifications wait in PostgreSQL's
+// queue and in libpq's buffer.
 //
 // Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession.
 #pragma once
@@ -30,6 +32,8 @@ class NotifySource : private PgSession::Owner {
   NotifySource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener);
 
   void start() { session_.start(); }
+  // A reload changed the channels some bridge reads.
+  void set_channels(std::vector<std::string> channels);
   // Stops delivering notifications until resume(); the connection stays open.
   void pause();
   void resume();
@@ -43,13 +47,19 @@ class NotifySource : private PgSession::Owner {
   std::string while_down() const override;
 
   void read_listen_results();
+  void read_change_results();
+  void send_changes();
+  // "LISTEN a;UNLISTEN b;" for what `wanted` has and `listened_` has not, and the reverse.
+  bool listen_commands(const std::vector<std::string>& wanted, std::string& sql);
   void deliver();
 
   std::string uri_;
-  std::vector<std::string> channels_;
+  std::vector<std::string> channels_;  // wanted
+  std::vector<std::string> listened_;  // what the session LISTENs to (or was asked to)
   Listener& listener_;
   PgSession session_;
   bool paused_ = false;
+  bool changing_ = false;  // a LISTEN/UNLISTEN command is under way
 };
 
 }  // namespace pgep

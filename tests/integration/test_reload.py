@@ -114,3 +114,28 @@ def test_a_removed_wal_bridge_is_freed_once_drained_and_the_slot_moves_on(wal):
     names = [x["name"] for x in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]]
     assert [n.rsplit(":", 1)[1] for n in names] == [kept]
     assert pgep.stop() == 0
+
+
+def test_a_reload_that_changes_the_channels_keeps_the_listen_session_and_loses_nothing():
+    keep, gone, new = unique("keep"), unique("gone"), unique("new")
+    count = 4000
+    sub = RedisSubscriber(f"{keep}*")
+    first = database() + upstream("cache", "redis", f"{keep}->topic:{keep}, {gone}->topic:{gone}")
+    pgep = PgepProcess(first, bridges=2).start()
+    try:
+        notifier = Notifier(keep, count)
+        notifier.start()
+        wait_until(lambda: notifier.sent >= count // 4, 30, what="a quarter of the events")
+        with open(pgep.config, "w") as f:  # one channel goes, one comes, one stays
+            f.write(database() + upstream("cache", "redis", f"{keep}->topic:{keep}, {new}->topic:{new}"))
+        reloaded = pgep.ctl("reload")
+        assert reloaded.returncode == 0, reloaded.stderr
+        notifier.join(60)
+        wait_until(lambda: len(numbers(sub.messages, f"{keep}.k".encode())) >= count, 60, what="every event")
+        assert numbers(sub.messages, f"{keep}.k".encode()) == list(range(count))
+        assert pgep.count(r"listening on \d+ NOTIFY channel") == 1, "the LISTEN session was opened again"
+        assert pgep.count(r"NOTIFY: LISTEN .*UNLISTEN") == 1
+        assert pgep.stop() == 0
+    finally:
+        pgep.kill()
+        sub.close()
