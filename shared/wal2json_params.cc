@@ -117,12 +117,46 @@ std::optional<std::vector<Wal2jsonParam>> parse_wal2json_params(std::string_view
     }
     params.push_back(std::move(param));
   }
+  return check_wal2json_params(params, error) ? std::optional(params) : std::nullopt;
+}
+
+namespace {
+
+const Wal2jsonParam* find_param(const std::vector<Wal2jsonParam>& params, std::string_view name) {
+  for (const Wal2jsonParam& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+// wal2json's booleans are PostgreSQL's: true/false, on/off, yes/no, 1/0, any case.
+bool is_true(std::string value) {
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return value == "1" || value == "t" || value == "true" || value == "on" || value == "y" || value == "yes";
+}
+
+}  // namespace
+
+// Options that would break the stream pgep reads are refused here, where pgep -t sees them.
+bool check_wal2json_params(const std::vector<Wal2jsonParam>& params, std::string& error) {
+  if (!find_param(params, "format-version")) {
+    error = "\"format-version\" is missing: without it wal2json writes format 1, one message per whole transaction "
+            "(a large transaction becomes one large message); give \"format-version\" '2' (pgep's default), or '1' on "
+            "purpose";
+    return false;
+  }
   int version = wal2json_format_version(params);
   if (version != 1 && version != 2) {
     error = "\"format-version\" must be '1' or '2'";
-    return std::nullopt;
+    return false;
   }
-  return params;
+  const Wal2jsonParam* chunks = find_param(params, "write-in-chunks");
+  if (version == 1 && chunks && is_true(chunks->value)) {
+    error = "\"write-in-chunks\" with format 1 splits a transaction's one message into pieces that are not JSON "
+            "on their own, and pgep would forward each piece as a message; drop it, or use \"format-version\" '2'";
+    return false;
+  }
+  return true;
 }
 
 std::string format_wal2json_params(const std::vector<Wal2jsonParam>& params) {

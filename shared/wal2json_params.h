@@ -23,6 +23,11 @@ inline constexpr std::string_view kDefaultWal2jsonParams = "\"format-version\" '
 std::optional<std::vector<Wal2jsonParam>> parse_wal2json_params(std::string_view text,
                                                                 std::string& error);
 
+// False with `error` for options that would break the stream pgep reads: no "format-version"
+// (wal2json would write format 1 silently), a version other than 1 or 2, "write-in-chunks"
+// with format 1. Called by parse_wal2json_params.
+bool check_wal2json_params(const std::vector<Wal2jsonParam>& params, std::string& error);
+
 // The canonical form: "name" 'value', ... with quotes doubled inside.
 std::string format_wal2json_params(const std::vector<Wal2jsonParam>& params);
 

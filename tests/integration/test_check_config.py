@@ -125,3 +125,14 @@ def test_nothing_configured_says_what_is_missing(pgep):
     assert result.returncode == 1
     assert "[database] uri (PGPROXY_DATABASE-URI): missing" in result.stderr
     assert "no upstream is configured" in result.stderr
+
+
+def test_wal2json_options_that_would_break_the_stream_are_refused(pgep):
+    no_version = dict(SEED_README_ENV, **{"PGPROXY_LOCAL-WAL2JSON_PARAMS": "\"include-lsn\" '1'"})
+    result = check(pgep, no_version)
+    assert result.returncode == 1
+    assert "\"format-version\" is missing: without it wal2json writes format 1" in result.stderr
+    chunks = dict(SEED_README_ENV, **{"PGPROXY_LOCAL-WAL2JSON_PARAMS": "\"format-version\" '1', \"write-in-chunks\" '1'"})
+    result = check(pgep, chunks)
+    assert result.returncode == 1
+    assert "\"write-in-chunks\" with format 1 splits a transaction's one message" in result.stderr

@@ -86,12 +86,11 @@ TEST_CASE("wal2json_params: quoted, escaped, bare, and wrong") {
   auto escaped = pgep::parse_wal2json_params("\\\"format-version\\\" '2' , \\\"add-tables\\\" 'public.a'", error);
   REQUIRE(escaped);
   CHECK((*escaped)[1].value == "public.a");
-  auto quotes = pgep::parse_wal2json_params("include_lsn 'it''s'", error);
+  auto quotes = pgep::parse_wal2json_params("\"format-version\" '1', include_lsn 'it''s'", error);
   REQUIRE(quotes);
-  CHECK((*quotes)[0].value == "it's");
+  CHECK((*quotes)[1].value == "it's");
   CHECK(pgep::wal2json_format_version(*quotes) == 1);
-  CHECK(pgep::format_wal2json_params(*quotes) == "\"include_lsn\" 'it''s'");
-  CHECK(pgep::parse_wal2json_params("", error)->empty());
+  CHECK(pgep::format_wal2json_params(*quotes) == "\"format-version\" '1', \"include_lsn\" 'it''s'");
 
   CHECK(!pgep::parse_wal2json_params("\"format-version\" 2", error));
   CHECK(error.find("expected a 'quoted' value") != std::string::npos);
@@ -103,4 +102,16 @@ TEST_CASE("wal2json_params: quoted, escaped, bare, and wrong") {
   CHECK(!pgep::parse_wal2json_params("\"a\" '1', \"a\" '2'", error));
   CHECK(error.find("twice") != std::string::npos);
   CHECK(!pgep::parse_wal2json_params("\"format-version\" '3'", error));
+}
+
+TEST_CASE("wal2json_params that would break the stream are refused, saying why") {
+  std::string error;
+  CHECK(!pgep::parse_wal2json_params("include_lsn '1'", error));
+  CHECK(error.find("\"format-version\" is missing: without it wal2json writes format 1") != std::string::npos);
+  CHECK(!pgep::parse_wal2json_params("", error));
+  CHECK(!pgep::parse_wal2json_params("\"format-version\" '1', \"write-in-chunks\" 'true'", error));
+  CHECK(error.find("\"write-in-chunks\" with format 1 splits") != std::string::npos);
+  CHECK(!pgep::parse_wal2json_params("\"format-version\" '1', \"write-in-chunks\" 'ON'", error));
+  CHECK(pgep::parse_wal2json_params("\"format-version\" '1', \"write-in-chunks\" '0'", error));
+  CHECK(pgep::parse_wal2json_params("\"format-version\" '2', \"write-in-chunks\" '1'", error));
 }
