@@ -59,7 +59,7 @@ constexpr OptionSpec kMqttOwn[] = {
     {"password", ValueType::String, "", "a password, or empty (it may also be in the URI)", 0, UINT64_MAX, {}, true},
     {"qos", ValueType::UInt, "1", "0, 1 or 2", 0, 2},
     {"keepalive", ValueType::Duration, "30s", "a duration from 1s to 1h", 1000, 3600 * 1000},
-    {"client_id", ValueType::String, "", "an MQTT client id, or empty for pgep-HOST-PID-BRIDGE"},
+    {"client_id", ValueType::String, "", "an MQTT client id, or empty for pgep-HOST-PID"},
 };
 
 // amqp and mqtt both speak TLS (amqps://, mqtts://).
