@@ -96,7 +96,8 @@ class MqttSubscriber:
         self.messages = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(client_id=unique("sub"), clean_session=not persistent)
+        self.client_id, self.persistent = unique("sub"), persistent
+        self.client = mqtt.Client(client_id=self.client_id, clean_session=not persistent)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_connect = lambda c, u, f, rc: c.subscribe(topic, qos)
@@ -118,6 +119,12 @@ class MqttSubscriber:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+        if self.persistent:
+            # The session outlives the connection and would queue every later message of the
+            # run: a clean connection with the same id ends it.
+            ending = mqtt.Client(client_id=self.client_id, clean_session=True)
+            ending.connect("127.0.0.1", int(os.environ["PGEP_MQTT_PORT"]))
+            ending.disconnect()
 
 
 class RedisSubscriber:
