@@ -7,7 +7,7 @@ Bridge::Bridge(uv_loop_t* loop, std::string name, BridgeSpec spec, std::map<std:
     : name_(std::move(name)),
       spec_(std::move(spec)),
       owner_(owner),
-      ledger_(max_events, max_bytes),
+      ledger_(max_events, max_bytes, name_),
       worker_(loop, name_, std::move(settings), ledger_, std::move(worker_path), *this) {}
 
 Delivery Bridge::submit(ipc::Publish&& message) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "ipc/frame.h"
@@ -17,7 +18,9 @@ namespace pgep {
 
 class Ledger {
  public:
-  Ledger(uint64_t max_events, uint64_t max_bytes) : max_events_(max_events), max_bytes_(max_bytes) {}
+  // `name` is its bridge's, for what is kept of it across restarts (the state file).
+  Ledger(uint64_t max_events, uint64_t max_bytes, std::string name = "")
+      : name_(std::move(name)), max_events_(max_events), max_bytes_(max_bytes) {}
 
   // Takes the event, gives it the next seq and returns it.
   uint64_t append(ipc::Publish&& message);
@@ -30,6 +33,7 @@ class Ledger {
   size_t size() const { return entries_.size(); }
   uint64_t bytes() const { return bytes_; }
   uint64_t last_acknowledged() const { return last_acknowledged_; }
+  const std::string& name() const { return name_; }
 
   // Events in seq order, oldest first.
   const std::deque<ipc::Publish>& entries() const { return entries_; }
@@ -37,6 +41,7 @@ class Ledger {
  private:
   static uint64_t cost(const ipc::Publish& message);
 
+  std::string name_;
   uint64_t max_events_;
   uint64_t max_bytes_;
   std::deque<ipc::Publish> entries_;

@@ -83,12 +83,14 @@ Deliveries Router::route_payload(std::string_view channel, std::string_view payl
   return routed;
 }
 
-Deliveries Router::route_wal(const std::string& key, std::string_view body, const std::string& id) {
+Deliveries Router::route_wal(const std::string& key, std::string_view body, const std::string& id,
+                             const std::function<bool(const std::string&)>& skip) {
   Deliveries routed;
   auto found = routes_.find(std::string(kWalChannel));
   if (found == routes_.end()) return routed;
   uint64_t timestamp = now_us();
   for (const Route& route : found->second) {
+    if (skip && skip(route.bridge->name())) continue;
     routed.push_back(submit(route, kWalChannel, key, body, id, timestamp));
   }
   return routed;

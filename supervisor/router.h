@@ -7,6 +7,7 @@
 // raw pointers to the bridges it was given: the supervisor clears it before a bridge goes.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,8 +35,10 @@ class Router {
   void route_notification(std::string_view channel, std::string_view payload);
   // A durable message (an outbox row) "key|body" for `channel`, with its own id.
   Deliveries route_payload(std::string_view channel, std::string_view payload, const std::string& id);
-  // A wal2json message with its routing key and id; returns where it went (ledger, seq).
-  Deliveries route_wal(const std::string& key, std::string_view body, const std::string& id);
+  // A wal2json message with its routing key and id; returns where it went (ledger, seq). A
+  // bridge for which `skip(name)` is true does not get it.
+  Deliveries route_wal(const std::string& key, std::string_view body, const std::string& id,
+                       const std::function<bool(const std::string&)>& skip = {});
 
  private:
   struct Route {

@@ -151,9 +151,10 @@ Deliveries Supervisor::on_outbox_row(const std::string& id, std::string_view cha
   return routed;
 }
 
-Deliveries Supervisor::on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) {
+Deliveries Supervisor::on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
+                                     const std::function<bool(const std::string&)>& skip) {
   ++received_.wal;
-  Deliveries routed = router_.route_wal(routing_key, body, id);
+  Deliveries routed = router_.route_wal(routing_key, body, id, skip);
   if (any_full(wal_bridges_)) wal_->pause();
   return routed;
 }

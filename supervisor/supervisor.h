@@ -57,7 +57,8 @@ class Supervisor : public NotifySource::Listener,
   // OutboxSource::Listener
   Deliveries on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) override;
   // WalSource::Listener
-  Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) override;
+  Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
+                           const std::function<bool(const std::string&)>& skip) override;
   void on_wal_ready(bool ready) override;
   void on_wal_fatal(const std::string& reason) override;
   // Bridge::Owner

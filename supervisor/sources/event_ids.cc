@@ -38,7 +38,9 @@ void WalEventIds::restart() {
 
 std::string WalEventIds::begin(uint64_t lsn) {
   transaction_ = format_lsn(lsn) + ":";
+  unit_ = lsn;
   index_ = 0;
+  position_ = {lsn, 0, 0};
   return prefix_ + transaction_ + "B";
 }
 
@@ -46,11 +48,13 @@ std::string WalEventIds::change(uint64_t lsn) {
   // A change with no begin before it on this connection cannot happen (a stream starts at a
   // transaction boundary); were it to, its own LSN keeps the id stable all the same.
   if (transaction_.empty()) return lone(lsn);
+  position_ = {unit_, index_ + 1, 0};
   return prefix_ + transaction_ + std::to_string(index_++);
 }
 
-std::string WalEventIds::commit() {
+std::string WalEventIds::commit(uint64_t lsn) {
   std::string id = prefix_ + transaction_ + "C";
+  position_ = {unit_, WalPosition::kEnd, lsn};
   transaction_.clear();
   return id;
 }
@@ -58,9 +62,13 @@ std::string WalEventIds::commit() {
 std::string WalEventIds::lone(uint64_t lsn) {
   lone_index_ = lsn == lone_lsn_ ? lone_index_ + 1 : 0;
   lone_lsn_ = lsn;
+  position_ = {lsn, lone_index_, lsn};
   return prefix_ + format_lsn(lsn) + ":" + std::to_string(lone_index_);
 }
 
-std::string WalEventIds::whole_transaction(uint64_t lsn) { return prefix_ + format_lsn(lsn) + ":T"; }
+std::string WalEventIds::whole_transaction(uint64_t lsn) {
+  position_ = {lsn, WalPosition::kEnd, lsn};
+  return prefix_ + format_lsn(lsn) + ":T";
+}
 
 }  // namespace pgep

@@ -14,9 +14,21 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace pgep {
+
+// Where one WAL event stands in the stream: its unit (a transaction, by its begin LSN, or a
+// record outside any transaction, by its own LSN) and its place in the unit (begin 0, changes
+// from 1, commit kEnd; a lone record its index among those sharing its LSN).
+struct WalPosition {
+  static constexpr uint64_t kEnd = std::numeric_limits<uint64_t>::max();
+  uint64_t unit = 0;
+  uint64_t ordinal = 0;
+  uint64_t end = 0;  // where the unit ends (a commit's LSN, a lone record's), on its last event
+  bool operator==(const WalPosition&) const = default;
+};
 
 // A name as one word of an id or a file name: bytes outside [A-Za-z0-9_.-] become %XX.
 std::string encode_name_word(const std::string& name);
@@ -34,14 +46,18 @@ class WalEventIds {
   void restart();
   std::string begin(uint64_t lsn);
   std::string change(uint64_t lsn);  // inside a transaction
-  std::string commit();
+  std::string commit(uint64_t lsn);  // `lsn`: the commit's (the transaction's end)
   std::string lone(uint64_t lsn);    // outside any transaction
   std::string whole_transaction(uint64_t lsn);  // format 1
+  // Where the event last named stands in the stream.
+  const WalPosition& position() const { return position_; }
 
  private:
   std::string prefix_;
   std::string transaction_;  // "FIRSTLSN:" of the open transaction
+  uint64_t unit_ = 0;        // its FIRSTLSN
   uint64_t index_ = 0;
+  WalPosition position_;
   uint64_t lone_lsn_ = 0;
   uint64_t lone_index_ = 0;
 };

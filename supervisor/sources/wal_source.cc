@@ -47,7 +47,11 @@ void WalSource::on_identified(PGresult* result) {
   }
   ids_.set_prefix(event_id_prefix(identity.system_id, identity.database));
   remembered_.reset();
-  if (read.outcome == WalStateFile::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
+  saved_bridges_.clear();
+  if (read.outcome == WalStateFile::Read::Outcome::Found) {
+    remembered_ = read.confirmed_lsn;
+    saved_bridges_ = read.bridges;
+  }
   if (!read.migrated_from.empty()) {
     log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_file_.path());
   }
@@ -161,6 +165,10 @@ void WalSource::on_slot_checked(PGresult* result) {
              "confirmations (a restart?); what follows is sent again");
   }
   tracker_.reset(confirmed);
+  // Each bridge skips what it acknowledged (known here, or saved before a restart).
+  std::map<std::string, WalPosition> acknowledged = saved_bridges_;
+  for (const auto& [bridge, position] : progress_.acknowledged()) acknowledged[bridge] = position;
+  progress_.resume(acknowledged, confirmed);
   remember(confirmed);
   start_replication();
 }
@@ -176,7 +184,7 @@ void WalSource::on_slot_created(PGresult* result) {
 // logged (once per change of state) but does not hold the slot back: that would pin WAL on the
 // server for a check that only detects a vanished slot.
 void WalSource::remember(uint64_t lsn) {
-  bool ok = state_file_.save(lsn);
+  bool ok = state_file_.save(lsn, progress_.acknowledged());
   if (!ok && !state_write_failed_) {
     log_error("cannot write the state file: " + state_file_.error() +
               "; a slot that vanishes or is created again would go unnoticed");
@@ -200,7 +208,7 @@ void WalSource::on_streaming() {
            std::to_string(format_version_) + ")");
   uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<WalSource*>(t->data);
-    bool moved = self->tracker_.flush_lsn() != self->last_sent_flush_;
+    bool moved = self->tracker_.flush_lsn() != self->last_sent_flush_ || self->progress_moved_;
     if (moved || now_ms() - self->last_status_ms_ >= kStatusIntervalMs) self->send_status();
   }, kStatusTickMs, kStatusTickMs);
   listener_.on_wal_ready(true);
@@ -248,8 +256,19 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
   bool standalone = !record.begins && !tracker_.in_transaction();
   if (record.begins || standalone) tracker_.begin();
   std::string id = event_id(record, message.wal_start, standalone);
-  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id);
-  for (const Delivery& delivery : routed) tracker_.routed(delivery);
+  const WalPosition& position = ids_.position();
+  bool was_skipping = progress_.skipping();
+  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id, [&](const std::string& bridge) {
+    return progress_.skip(bridge, position);
+  });
+  if (was_skipping && !progress_.skipping()) {
+    log_info("the bridges were sent again only what they had not acknowledged; " +
+             std::to_string(progress_.skipped()) + " event(s) acknowledged before were not sent again");
+  }
+  for (const Delivery& delivery : routed) {
+    tracker_.routed(delivery);
+    progress_.routed(delivery, position);
+  }
   if (record.commits || standalone) tracker_.commit(message.wal_start);
   server_wal_end_ = std::max(server_wal_end_, message.wal_end);
 }
@@ -257,7 +276,7 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
 std::string WalSource::event_id(const WalRecord& record, uint64_t lsn, bool standalone) {
   if (format_version_ == 1) return ids_.whole_transaction(lsn);
   if (record.begins) return ids_.begin(lsn);
-  if (record.commits) return ids_.commit();
+  if (record.commits) return ids_.commit(lsn);
   return standalone ? ids_.lone(lsn) : ids_.change(lsn);
 }
 
@@ -265,6 +284,7 @@ void WalSource::send_status() {
   if (state_ != State::Streaming || !session_.conn()) return;
   uint64_t flush = tracker_.flush_lsn();
   remember(flush);
+  progress_moved_ = false;
   std::string update = standby_status_update(flush, postgres_now_us());
   if (PQputCopyData(session_.conn(), update.data(), static_cast<int>(update.size())) != 1) {
     return session_.fail(session_.connection().error());
@@ -275,7 +295,9 @@ void WalSource::send_status() {
 }
 
 void WalSource::on_acknowledged() {
-  tracker_.advance();  // the status timer tells PostgreSQL within kStatusTickMs
+  // The status timer tells PostgreSQL, and saves the bridges' positions, within kStatusTickMs.
+  if (progress_.advance()) progress_moved_ = true;
+  tracker_.advance();
 }
 
 void WalSource::pause() {

@@ -11,12 +11,14 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "shared/config.h"
 #include "shared/uv_handle.h"
+#include "supervisor/sources/bridge_progress.h"
 #include "supervisor/sources/event_ids.h"
 #include "supervisor/sources/flush_tracker.h"
 #include "supervisor/sources/pg_session.h"
@@ -31,8 +33,10 @@ class WalSource : private PgSession::Owner {
   class Listener {
    public:
     virtual ~Listener() = default;
-    // One wal2json message; returns where it went.
-    virtual Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id) = 0;
+    // One wal2json message; returns where it went. `skip(bridge)` is true for a bridge that
+    // acknowledged this event before a restart (bridge_progress.h): it is not sent again.
+    virtual Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
+                                     const std::function<bool(const std::string&)>& skip) = 0;
     // Streaming began (true) or stopped (false).
     virtual void on_wal_ready(bool ready) = 0;
     // Something retrying cannot mend (a slot of another plugin, wal2json not allowed).
@@ -54,7 +58,7 @@ class WalSource : private PgSession::Owner {
   uint64_t server_wal_end() const { return server_wal_end_; }
   const std::string& slot() const { return slot_; }
   bool ready() const { return state_ == State::Streaming; }
-  bool refers_to(const Ledger& ledger) const { return tracker_.refers_to(ledger); }
+  bool refers_to(const Ledger& ledger) const { return tracker_.refers_to(ledger) || progress_.refers_to(ledger); }
 
  private:
   enum class State { Down, Identifying, CheckingSlot, CreatingSlot, Starting, Streaming, Fatal };
@@ -88,11 +92,14 @@ class WalSource : private PgSession::Owner {
   PgSession session_;
   WalStateFile state_file_;
   std::optional<uint64_t> remembered_;  // what the state file held at connection
+  std::map<std::string, WalPosition> saved_bridges_;  // and each bridge's position
   bool state_write_failed_ = false;
   UvHandle<uv_timer_t> status_timer_;
   State state_ = State::Down;
   bool paused_ = false;
   FlushTracker tracker_;
+  BridgeProgress progress_;
+  bool progress_moved_ = false;  // a bridge's acknowledged position moved: save it
   WalRecordParser parser_;
   uint64_t last_sent_flush_ = 0;
   uint64_t last_status_ms_ = 0;

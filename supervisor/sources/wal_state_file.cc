@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -118,6 +119,10 @@ std::string format_slot_state(const SlotState& state) {
   body += "slot " + encode_name_word(state.identity.slot) + "\n";
   body += "timeline " + std::to_string(state.timeline) + "\n";
   body += "confirmed_lsn " + format_lsn(state.confirmed_lsn) + "\n";
+  for (const auto& [bridge, p] : state.bridges) {
+    std::string ordinal = p.ordinal == WalPosition::kEnd ? "end" : std::to_string(p.ordinal);
+    body += "bridge " + encode_name_word(bridge) + " " + format_lsn(p.unit) + " " + ordinal + " " + format_lsn(p.end) + "\n";
+  }
   return body + "checksum " + checksum(body) + "\n";
 }
 
@@ -134,11 +139,24 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
     return std::nullopt;
   }
   std::map<std::string, std::string> values;
+  std::map<std::string, WalPosition> bridges;
   std::istringstream lines(body);
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line[0] == '#') continue;
     size_t space = line.find(' ');
     if (space == std::string::npos) continue;
+    if (line.compare(0, space, "bridge") == 0) {
+      std::istringstream words(line.substr(space + 1));
+      std::string name, unit, ordinal, end;
+      words >> name >> unit >> ordinal >> end;
+      std::optional<uint64_t> u = parse_lsn(unit), e = parse_lsn(end);
+      if (!u || !e || ordinal.empty()) {
+        error = "its line \"" + line + "\" is not a bridge's position";
+        return std::nullopt;
+      }
+      bridges[decode(name)] = {*u, ordinal == "end" ? WalPosition::kEnd : std::strtoull(ordinal.c_str(), nullptr, 10), *e};
+      continue;
+    }
     values[line.substr(0, space)] = line.substr(space + 1);
   }
   for (const char* key : kKeys) {
@@ -160,6 +178,7 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
   state.identity = {decode(values["system_id"]), decode(values["database"]), decode(values["slot"])};
   state.timeline = static_cast<uint32_t>(std::strtoul(values["timeline"].c_str(), nullptr, 10));
   state.confirmed_lsn = *lsn;
+  state.bridges = std::move(bridges);
   return state;
 }
 
@@ -196,6 +215,7 @@ WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t tim
   }
   read.outcome = Read::Outcome::Found;
   read.confirmed_lsn = saved_lsn_ = state->confirmed_lsn;
+  read.bridges = saved_bridges_ = state->bridges;
   return read;
 }
 
@@ -224,11 +244,13 @@ WalStateFile::Read WalStateFile::read_legacy(const std::string& legacy, bool is_
   return read;
 }
 
-bool WalStateFile::save(uint64_t lsn) {
-  if (lsn <= saved_lsn_ || path_.empty()) return true;
-  SlotState state{identity_, timeline_, lsn};
+bool WalStateFile::save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {
+  lsn = std::max(lsn, saved_lsn_);
+  if ((lsn == saved_lsn_ && bridges == saved_bridges_) || path_.empty()) return true;
+  SlotState state{identity_, timeline_, lsn, bridges};
   if (!write_durably(path_, format_slot_state(state), error_)) return false;
   saved_lsn_ = lsn;
+  saved_bridges_ = bridges;
   error_.clear();
   return true;
 }

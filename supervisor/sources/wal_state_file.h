@@ -11,8 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+
+#include "supervisor/sources/event_ids.h"
 
 namespace pgep {
 
@@ -29,6 +32,7 @@ struct SlotState {
   SlotIdentity identity;
   uint32_t timeline = 0;
   uint64_t confirmed_lsn = 0;
+  std::map<std::string, WalPosition> bridges;  // each WAL bridge's last acknowledged event
 };
 
 // The file's text, and its reading back: pure, for the unit tests.
@@ -44,14 +48,15 @@ class WalStateFile {
   struct Read {
     enum class Outcome { Absent, Found, Error } outcome = Outcome::Absent;
     uint64_t confirmed_lsn = 0;  // Found
+    std::map<std::string, WalPosition> bridges;  // Found
     std::string error;           // Error: what is wrong, naming the file
     std::string migrated_from;   // Found in a file of the first format (then rewritten)
   };
   // Fixes the file for this identity and reads what it remembers.
   Read open(const SlotIdentity& identity, uint32_t timeline);
-  // Writes `lsn` durably if it is beyond what the file holds. False (and `error()`) when the
-  // write failed.
-  bool save(uint64_t lsn);
+  // Writes `lsn` (never below what the file holds) and the bridges' positions durably, if
+  // either changed. False (and `error()`) when the write failed.
+  bool save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges = {});
 
   const std::string& path() const { return path_; }
   uint64_t saved_lsn() const { return saved_lsn_; }
@@ -66,6 +71,7 @@ class WalStateFile {
   SlotIdentity identity_;
   uint32_t timeline_ = 0;
   uint64_t saved_lsn_ = 0;
+  std::map<std::string, WalPosition> saved_bridges_;
   std::string error_;
 };
 

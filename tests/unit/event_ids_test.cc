@@ -16,13 +16,13 @@ TEST_CASE("a replay from a transaction boundary gives every WAL event the id of 
   first.set_prefix("7:app:");
   first.begin(0x1000);
   first.change(0x1000);
-  std::string t1_commit = first.commit();
-  std::vector<std::string> t2 = {first.begin(L), first.change(L), first.change(L), first.change(0x1200), first.commit()};
+  std::string t1_commit = first.commit(0x1100);
+  std::vector<std::string> t2 = {first.begin(L), first.change(L), first.change(L), first.change(0x1200), first.commit(0x1300)};
 
   WalEventIds replay;  // a new pgep, resuming from T1's end
   replay.set_prefix("7:app:");
   std::vector<std::string> again = {replay.begin(L), replay.change(L), replay.change(L), replay.change(0x1200),
-                                    replay.commit()};
+                                    replay.commit(0x1300)};
   CHECK(again == t2);
   CHECK(t2 == std::vector<std::string>{"7:app:0/1100:B", "7:app:0/1100:0", "7:app:0/1100:1", "7:app:0/1100:2",
                                        "7:app:0/1100:C"});

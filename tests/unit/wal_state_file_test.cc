@@ -44,17 +44,19 @@ const SlotIdentity kId{"7312345678901234567", "app", "pg_event_proxy"};
 }  // namespace
 
 TEST_CASE("a state file's text reads back to the same state, odd names included") {
-  SlotState state{{"7312345678901234567", "my db/\nx%", "pg_event_proxy"}, 3, 0x16B3748};
+  SlotState state{{"7312345678901234567", "my db/\nx%", "pg_event_proxy"}, 3, 0x16B3748,
+                  {{"bus/wal2json->exchange:amq.topic", {0x100, 3, 0}}, {"cache", {0x200, pgep::WalPosition::kEnd, 0x280}}}};
   std::string error;
   auto back = pgep::parse_slot_state(pgep::format_slot_state(state), error);
   REQUIRE(back);
   CHECK(back->identity == state.identity);
   CHECK(back->timeline == 3);
   CHECK(back->confirmed_lsn == 0x16B3748);
+  CHECK(back->bridges == state.bridges);
 }
 
 TEST_CASE("a torn or edited state file is not whole") {
-  std::string text = pgep::format_slot_state({kId, 1, 0x100});
+  std::string text = pgep::format_slot_state({kId, 1, 0x100, {}});
   std::string error;
   CHECK_FALSE(pgep::parse_slot_state(text.substr(0, text.size() / 2), error));
   CHECK(error.find("torn") != std::string::npos);
