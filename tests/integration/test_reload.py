@@ -29,6 +29,28 @@ class Notifier(threading.Thread):
         pg.close()
 
 
+def reload_with(pgep, config_text):
+    """Writes pgep's configuration file anew and reloads; the reload must succeed."""
+    with open(pgep.config, "w") as f:
+        f.write(config_text)
+    reloaded = pgep.ctl("reload")
+    assert reloaded.returncode == 0, reloaded.stderr
+
+
+def notify_through_a_reload(pgep, channel, count, config_text):
+    """Sends `count` numbered NOTIFYs on `channel`, reloading with `config_text` a third of the way."""
+    notifier = Notifier(channel, count)
+    notifier.start()
+    wait_until(lambda: notifier.sent >= count // 3, 30, what="a third of the events")
+    reload_with(pgep, config_text)
+    notifier.join(60)
+
+
+def assert_all_arrive_in_order(sub, topic, count):
+    wait_until(lambda: len(numbers(sub.messages, topic)) >= count, 60, what=f"every event at {topic}")
+    assert numbers(sub.messages, topic) == list(range(count))
+
+
 def pid_of(pgep, name_end):
     bridges = json.loads(pgep.ctl("status", "--json").stdout)["bridges"]
     return next(b["pid"] for b in bridges if b["name"].endswith(name_end))
@@ -65,17 +87,10 @@ def test_adding_and_removing_bridges_while_events_flow_loses_nothing():
     pgep = PgepProcess(first, bridges=2).start()
     try:
         pid_a = pid_of(pgep, f"topic:{a}")
-        notifier = Notifier(channel, count)
-        notifier.start()
-        wait_until(lambda: notifier.sent >= count // 3, 30, what="a third of the events")
         # b goes, c comes, a stays untouched.
-        with open(pgep.config, "w") as f:
-            f.write(database() + upstream("cache", "redis", f"{channel}->topic:{a}, {channel}->topic:{c}"))
-        reloaded = pgep.ctl("reload")
-        assert reloaded.returncode == 0, reloaded.stderr
-        notifier.join(60)
-        wait_until(lambda: len(numbers(sub.messages, f"{a}.k".encode())) >= count, 60, what="every event at a")
-        assert numbers(sub.messages, f"{a}.k".encode()) == list(range(count))
+        notify_through_a_reload(pgep, channel, count,
+                                database() + upstream("cache", "redis", f"{channel}->topic:{a}, {channel}->topic:{c}"))
+        assert_all_arrive_in_order(sub, f"{a}.k".encode(), count)
         got_b = numbers(sub.messages, f"{b}.k".encode())
         got_c = numbers(sub.messages, f"{c}.k".encode())
         # b got a prefix with no gap (everything routed to it before the reload), c the rest.
@@ -99,10 +114,7 @@ def test_a_removed_wal_bridge_is_freed_once_drained_and_the_slot_moves_on(wal):
     pgep = wal.start(upstream("cache", "redis", f"wal2json->topic:{kept}, wal2json->topic:{removed}"),
                      pgep="log_level = debug", bridges=2)
     insert_rows(wal.conn, wal.table, 0, 2000, 100)
-    with open(pgep.config, "w") as f:
-        f.write(wal.config(upstream("cache", "redis", f"wal2json->topic:{kept}"), pgep="log_level = debug"))
-    reloaded = pgep.ctl("reload")
-    assert reloaded.returncode == 0, reloaded.stderr
+    reload_with(pgep, wal.config(upstream("cache", "redis", f"wal2json->topic:{kept}"), pgep="log_level = debug"))
     insert_rows(wal.conn, wal.table, 2000, 2000, 100)
     # nginx's rule for an old cycle: gone once its worker stopped and nothing refers to its ledger.
     pgep.wait_log(r"freed 1 retired bridge\(s\)", timeout=60)
@@ -123,16 +135,10 @@ def test_a_reload_that_changes_the_channels_keeps_the_listen_session_and_loses_n
     first = database() + upstream("cache", "redis", f"{keep}->topic:{keep}, {gone}->topic:{gone}")
     pgep = PgepProcess(first, bridges=2).start()
     try:
-        notifier = Notifier(keep, count)
-        notifier.start()
-        wait_until(lambda: notifier.sent >= count // 4, 30, what="a quarter of the events")
-        with open(pgep.config, "w") as f:  # one channel goes, one comes, one stays
-            f.write(database() + upstream("cache", "redis", f"{keep}->topic:{keep}, {new}->topic:{new}"))
-        reloaded = pgep.ctl("reload")
-        assert reloaded.returncode == 0, reloaded.stderr
-        notifier.join(60)
-        wait_until(lambda: len(numbers(sub.messages, f"{keep}.k".encode())) >= count, 60, what="every event")
-        assert numbers(sub.messages, f"{keep}.k".encode()) == list(range(count))
+        # One channel goes, one comes, one stays.
+        notify_through_a_reload(pgep, keep, count,
+                                database() + upstream("cache", "redis", f"{keep}->topic:{keep}, {new}->topic:{new}"))
+        assert_all_arrive_in_order(sub, f"{keep}.k".encode(), count)
         assert pgep.count(r"listening on \d+ NOTIFY channel") == 1, "the LISTEN session was opened again"
         assert pgep.count(r"NOTIFY: LISTEN .*UNLISTEN") == 1
         assert pgep.stop() == 0

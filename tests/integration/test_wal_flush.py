@@ -170,8 +170,9 @@ def test_after_a_supervisor_kill_a_bridge_gets_again_only_what_it_had_not_acknow
     wait_until(lambda: len(rows_at("fast")) >= 2000, 60, what="every row at the fast bridge")
 
     def fast_saved_past_the_last_commit():
+        # The last transaction ends after `last_start`; the one before it ends at or before it.
         position = saved_position(wal.state_dir, fast_name)
-        return position and position[1] == "end" and lsn_at_least(position[2], last_start)
+        return position and position[1] == "end" and not lsn_at_least(last_start, position[2])
     wait_until(fast_saved_past_the_last_commit, 10, what="the fast bridge's position in the state file")
     kill_all(pgep, slow["pid"])
     wal.start(cache, bridges=2)
