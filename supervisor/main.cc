@@ -86,6 +86,9 @@ int run(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A SIGHUP (an init script's reload) that comes before the supervisor watches it must not
+  // kill pgep, as SIGHUP's default action would; the supervisor takes it over once it runs.
+  signal(SIGHUP, SIG_IGN);
   bool check = false;
   std::string file;
   for (int i = 1; i < argc; ++i) {

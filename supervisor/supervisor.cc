@@ -203,7 +203,7 @@ void Supervisor::begin_shutdown(const std::string& why) {
   shutting_down_ = true;
   notify_.reset();  // read nothing more
   if (outbox_) outbox_->pause();  // but go on deleting what is acknowledged
-  if (wal_) wal_->pause();  // the connection stays, to confirm what is acknowledged meanwhile
+  if (wal_) wal_->pause("");  // the connection stays, to confirm what is acknowledged meanwhile
   size_t in_flight = events_in_flight();
   log_info(why + ": stopping; waiting up to " + std::to_string(config_.daemon.shutdown_timeout_ms) + " ms for " +
            std::to_string(in_flight) + " event(s) in flight");
@@ -272,7 +272,13 @@ std::string Supervisor::control_stop() {
 std::string Supervisor::control_restart(const std::string& name) {
   for (auto& bridge : bridges_) {
     if (bridge->name() == name) {
-      bridge->worker().restart();
+      if (!bridge->worker().restart()) {
+        return JsonObject()
+            .add("ok", false)
+            .add("error", "the bridge " + name + " has no worker to restart (it is " +
+                              worker_state_name(bridge->worker().state()) + ")")
+            .str();
+      }
       return JsonObject().add("ok", true).add("message", "restarting the worker of " + name).str();
     }
   }

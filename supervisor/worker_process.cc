@@ -11,6 +11,8 @@ namespace pgep {
 
 namespace {
 constexpr int kWorkerFd = 3;
+// The worker's counters that add up across its restarts (the others describe its present).
+constexpr const char* kCumulative[] = {"published", "confirmed", "unroutable", "refused"};
 }  // namespace
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, std::string bridge, std::map<std::string, std::string> settings,
@@ -104,6 +106,8 @@ void WorkerProcess::on_nack(const ipc::Nack& nack) {
 }
 
 void WorkerProcess::on_hello(const ipc::Hello& hello) {
+  // Asked to stop before its Hello came: the Shutdown frame already sent is its answer.
+  if (state_ == State::Stopping) return log_.debug("worker pid " + std::to_string(pid_) + " said Hello while stopping");
   if (state_ != State::Starting) return kill_worker("said Hello twice");
   if (hello.protocol_version != ipc::kProtocolVersion) {
     return kill_worker("speaks protocol " + std::to_string(hello.protocol_version) + ", expected " +
@@ -137,6 +141,9 @@ void WorkerProcess::on_exit(int64_t status, int signal) {
   process_.reset();
   link_.reset();
   pid_ = 0;
+  // What the worker counted stays counted; what it said of its connection is no longer true.
+  for (const char* key : kCumulative) earlier_[key] += stat_of_current(key);
+  stats_.clear();
   if (state_ == State::Stopping || state_ == State::Stopped) {
     uv_timer_stop(deadline_timer_.get());
     state_ = State::Stopped;
@@ -186,16 +193,22 @@ void WorkerProcess::reconfigure(std::map<std::string, std::string> settings) {
   restart();
 }
 
-void WorkerProcess::restart() {
-  if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return;
+bool WorkerProcess::restart() {
+  if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return false;
+  if (uv_process_kill(process_.get(), SIGTERM) != 0) return false;  // it is exiting already
   restart_requested_ = true;
   log_.info("restarting its worker on request");
-  uv_process_kill(process_.get(), SIGTERM);
+  return true;
+}
+
+uint64_t WorkerProcess::stat_of_current(const std::string& key) const {
+  auto found = stats_.find(key);
+  return found == stats_.end() ? 0 : found->second;
 }
 
 uint64_t WorkerProcess::stat(const std::string& key) const {
-  auto found = stats_.find(key);
-  return found == stats_.end() ? 0 : found->second;
+  auto earlier = earlier_.find(key);
+  return stat_of_current(key) + (earlier == earlier_.end() ? 0 : earlier->second);
 }
 
 }  // namespace pgep

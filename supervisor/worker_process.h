@@ -50,7 +50,8 @@ class WorkerProcess : public Link::Handler {
   // Asks the worker to exit; kills it if it has not exited after `deadline_ms`.
   void shutdown(uint64_t deadline_ms);
   // Stops the worker; it is started again at once, and everything unacknowledged is resent.
-  void restart();
+  // False when there is no worker to restart (it is restarting, stopping or stopped).
+  bool restart();
   // The same with new settings (a reload changed its upstream).
   void reconfigure(std::map<std::string, std::string> settings);
 
@@ -61,7 +62,8 @@ class WorkerProcess : public Link::Handler {
   int pid() const { return pid_; }
   uint64_t restarts() const { return restarts_; }
   const std::string& last_error() const { return last_error_; }
-  // What the worker last reported of itself (ipc::Stats); 0 for a counter it never sent.
+  // What the worker reported of itself (ipc::Stats); counters (published, confirmed,
+  // unroutable, refused) add up across restarts, so they never go backwards; 0 if never sent.
   uint64_t stat(const std::string& key) const;
   bool broker_connected() const { return running() && stat("connected") == 1; }
 
@@ -92,7 +94,10 @@ class WorkerProcess : public Link::Handler {
   UvHandle<uv_timer_t> deadline_timer_;  // a worker asked to shut down is killed after it
   int pid_ = 0;
   uint64_t restarts_ = 0;
-  std::map<std::string, uint64_t> stats_;
+  uint64_t stat_of_current(const std::string& key) const;
+
+  std::map<std::string, uint64_t> stats_;    // from the current worker
+  std::map<std::string, uint64_t> earlier_;  // counters of the workers before it
   std::string last_error_;
   bool restart_requested_ = false;
 };

@@ -99,7 +99,7 @@ void WalSource::read_results() {
 
 void WalSource::on_result(PGresult* result) {
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return on_command_failed(pg_result_error(result));
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return on_command_failed(result);
   switch (state_) {
     case State::Identifying:
       return on_identified(result);
@@ -113,14 +113,20 @@ void WalSource::on_result(PGresult* result) {
 }
 
 // Which failures retrying mends: most do, these three do not or need a word of explanation.
-void WalSource::on_command_failed(const std::string& error) {
+// Told apart by SQLSTATE, not by the message's words, which follow the server's lc_messages.
+void WalSource::on_command_failed(PGresult* result) {
+  std::string error = pg_result_error(result);
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string code = state ? state : "";
+  // The 2026 releases' refusal of a library outside output_plugin_libraries: its SQLSTATE is
+  // not documented, so its words are the fallback.
   if (error.find("may not be used as an output plugin") != std::string::npos) {
     return fatal(error + " (add wal2json to the server's output_plugin_libraries setting, PostgreSQL 15.19 and later)");
   }
-  if (state_ == State::Starting && error.find("is active for PID") != std::string::npos) {
+  if (state_ == State::Starting && code == "55006") {  // object_in_use: the slot is active
     return session_.fail(error + " (a previous pgep's walsender still holds it)");  // retried: it goes away
   }
-  if (state_ == State::Starting && error.find("option") != std::string::npos) {
+  if (state_ == State::Starting && code == "22023") {  // invalid_parameter_value, from wal2json
     return fatal("wal2json refused wal2json_params: " + error);
   }
   session_.fail(error);
@@ -300,10 +306,10 @@ void WalSource::on_acknowledged() {
   tracker_.advance();
 }
 
-void WalSource::pause() {
+void WalSource::pause(const std::string& why) {
   if (paused_) return;
   paused_ = true;
-  log_info("WAL source paused: a bridge's ledger is full (PostgreSQL keeps the WAL)");
+  if (!why.empty()) log_info("WAL source paused: " + why + " (PostgreSQL keeps the WAL)");
   if (state_ == State::Streaming) update_watch();
 }
 

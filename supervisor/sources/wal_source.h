@@ -47,7 +47,8 @@ class WalSource : private PgSession::Owner {
   WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener);
 
   void start() { session_.start(); }
-  void pause();
+  // Stops reading the stream (PostgreSQL keeps the WAL); `why` is logged unless empty.
+  void pause(const std::string& why = "a bridge's ledger is full");
   void resume();
   // Bridges acknowledged events: move the flush position if the rule allows, and tell PostgreSQL.
   void on_acknowledged();
@@ -72,7 +73,7 @@ class WalSource : private PgSession::Owner {
   void send(const std::string& sql, State next);
   void read_results();
   void on_result(PGresult* result);
-  void on_command_failed(const std::string& error);
+  void on_command_failed(PGresult* result);
   void on_identified(PGresult* result);
   void on_slot_checked(PGresult* result);
   void remember(uint64_t lsn);
