@@ -57,9 +57,32 @@ std::optional<uint64_t> PublishWindow::take_confirmed_prefix() {
   return last;
 }
 
+bool PublishWindow::refuse(uint64_t seq) {
+  Pending* entry = locate(pending_, seq);
+  if (!entry || entry->confirmed || entry->refused) return false;
+  entry->refused = true;
+  ++refused_;
+  if (in_flight_ > 0) --in_flight_;
+  return true;
+}
+
+std::vector<const ipc::Publish*> PublishWindow::take_refused() {
+  std::vector<const ipc::Publish*> again;
+  for (Pending& entry : pending_) {
+    if (!entry.refused) continue;
+    entry.refused = false;
+    ++in_flight_;
+    again.push_back(&entry.message);
+  }
+  refused_ = 0;
+  return again;
+}
+
 void PublishWindow::restart() {
   published_ = 0;
   in_flight_ = 0;
+  refused_ = 0;
+  for (Pending& entry : pending_) entry.refused = false;  // published again in order, with the rest
 }
 
 }  // namespace pgep

@@ -11,6 +11,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ipc/frame.h"
 
@@ -32,6 +33,13 @@ class PublishWindow {
   // Drops the confirmed messages at the front; returns the last one's seq, the cumulative
   // acknowledgement for the supervisor, or nullopt when the front is not confirmed.
   std::optional<uint64_t> take_confirmed_prefix();
+  // The broker refused `seq` (a nack, a return with unroutable = error, an error reply): it is
+  // held apart, to be published again alone (take_refused); the others go on. False for a seq
+  // unknown, confirmed or refused already.
+  bool refuse(uint64_t seq);
+  // The refused messages, to publish again now (in flight again).
+  std::vector<const ipc::Publish*> take_refused();
+  bool has_refused() const { return refused_ > 0; }
   // A new connection (or none): nothing is published on it yet.
   void restart();
 
@@ -44,11 +52,13 @@ class PublishWindow {
   struct Pending {
     ipc::Publish message;
     bool confirmed = false;
+    bool refused = false;
   };
   size_t limit_;
   std::deque<Pending> pending_;  // received, not yet acknowledged to the supervisor, in seq order
   size_t published_ = 0;         // pending_[0, published_) went out on the current connection
   size_t in_flight_ = 0;         // published and not yet confirmed
+  size_t refused_ = 0;           // entries refused and not yet published again
 };
 
 }  // namespace pgep

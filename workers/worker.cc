@@ -20,6 +20,7 @@ Worker::Worker(uv_loop_t* loop, int socket_fd)
       reconnect_(loop, Backoff(), [this] {
         if (publisher_) publisher_->connect();
       }),
+      refusal_retry_(loop, Backoff(100, 10000), [this] { publish_refused_again(); }),
       stats_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   stats_timer_.get()->data = this;
 }
@@ -109,6 +110,7 @@ void Worker::pump() {
 void Worker::on_confirmed(uint64_t seq) {
   if (!window_.confirm(seq)) return;  // a confirmation from a connection given up on
   ++count_confirmed_;
+  if (!window_.has_refused()) refusal_retry_.succeeded();
   acknowledge_confirmed_prefix();
   pump();
 }
@@ -121,14 +123,26 @@ void Worker::acknowledge_confirmed_prefix() {
   if (shutting_down_ && window_.empty()) stop(0);
 }
 
+// Only the refused message waits: the confirmations already received stay, the messages after
+// it go on, and it alone is published again after a backoff.
 void Worker::on_refused(uint64_t seq, const std::string& reason) {
   ++count_refused_;
-  log_.warn("broker refused seq " + std::to_string(seq) + ": " + reason +
-           "; reconnecting to publish it again");
+  if (!window_.refuse(seq)) return;  // from a connection given up on, or refused already
   stream_->send(ipc::Nack{seq, reason, true});
   stream_->flush();
-  publisher_->disconnect();
-  on_broker_lost("refused a message: " + reason);
+  if (refusal_retry_.scheduled()) return;
+  if (refusal_retry_.failed(reason, /*was_up=*/false)) {
+    log_.warn("broker refused seq " + std::to_string(seq) + ": " + reason + "; publishing it again in " +
+              std::to_string(refusal_retry_.delay_ms()) + " ms (the messages after it go on)");
+  }
+}
+
+void Worker::publish_refused_again() {
+  if (!connected_) return;  // a reconnection publishes everything unconfirmed anyway
+  for (const ipc::Publish* message : window_.take_refused()) {
+    ++count_published_;
+    publisher_->publish(*message);
+  }
 }
 
 void Worker::on_unroutable(uint64_t seq, const std::string& reason) {

@@ -47,6 +47,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void pump();
   void acknowledge_confirmed_prefix();
   void schedule_connect();
+  void publish_refused_again();
   void send_stats();
   void stop(int status);
   void stop_with_error(const std::string& reason);
@@ -54,7 +55,8 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   uv_loop_t* loop_;
   ipc::FrameStream::Ptr stream_;
   std::unique_ptr<Publisher> publisher_;
-  Retry reconnect_;  // the broker, after it was lost or refused a message
+  Retry reconnect_;      // the broker, after it was lost
+  Retry refusal_retry_;  // a message the broker refused, published again alone
   UvHandle<uv_timer_t> stats_timer_;
   std::string bridge_;
   Logger log_;

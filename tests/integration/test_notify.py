@@ -274,3 +274,26 @@ def test_amqp_heartbeats_keep_an_idle_connection(pg):
         assert [b for _, b, _ in amqp.fetch(1)] == [b"after idling"]
         assert "broker lost" not in pgep.log_text()
     amqp.close()
+
+
+def test_a_refusal_holds_only_the_refused_message(pg):
+    """unroutable = error, one message no queue takes among 500 that a queue takes: the refused
+    one is published again alone; each routable one arrives exactly once."""
+    channel = unique("refuse")
+    exchange = unique("refx")
+    declare_exchange(exchange, "direct")
+    q = AmqpQueue(exchange, "ok")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}", unroutable="error")
+    with PgepProcess(config, bridges=1) as pgep:
+        payloads = [f"ok|{i}" for i in range(250)] + ["nowhere|refused"] + [f"ok|{i}" for i in range(250, 500)]
+        pg.notify(channel, payloads, per_transaction=500)
+        q.fetch(500, timeout=60)
+        pgep.wait_log(r"broker refused seq \d+: no queue is bound")
+        # Watched while the refused message is published again (100 ms, 200 ms, ...): no copies.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            q.fetch(0)
+            time.sleep(0.1)
+        bodies = sorted(int(b) for _, b, _ in q.messages)
+        assert bodies == list(range(500)), f"{len(bodies) - len(set(bodies))} routable message(s) arrived again"
+    q.close()

@@ -80,3 +80,36 @@ TEST_CASE("the window finds a message by seq for the log, and a limit of 0 means
   CHECK_FALSE(window.find(8));
   CHECK(drain(window) == std::vector<uint64_t>{7});
 }
+
+TEST_CASE("a refused message is held apart and published again alone; the others go on") {
+  PublishWindow window(10);
+  for (uint64_t seq = 1; seq <= 5; ++seq) REQUIRE_FALSE(window.add(message(seq)));
+  drain(window);
+  CHECK(window.confirm(1));
+  CHECK(window.refuse(2));
+  CHECK_FALSE(window.refuse(2));  // once
+  CHECK_FALSE(window.refuse(1));  // confirmed already
+  CHECK(window.confirm(3));
+  CHECK(window.confirm(4));
+  CHECK(window.take_confirmed_prefix() == 1u);  // 2 holds the acknowledgement back
+  CHECK(window.in_flight() == 1);                 // 5
+  CHECK(window.has_refused());
+  auto again = window.take_refused();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0]->seq == 2);
+  CHECK(window.in_flight() == 2);
+  CHECK(drain(window).empty());  // nothing else is published again
+  CHECK(window.confirm(2));
+  CHECK(window.confirm(5));
+  CHECK(window.take_confirmed_prefix() == 5u);
+}
+
+TEST_CASE("after a reconnection a refused message goes again in order with the unconfirmed ones") {
+  PublishWindow window(10);
+  for (uint64_t seq = 1; seq <= 3; ++seq) REQUIRE_FALSE(window.add(message(seq)));
+  drain(window);
+  CHECK(window.refuse(2));
+  window.restart();
+  CHECK_FALSE(window.has_refused());
+  CHECK(drain(window) == std::vector<uint64_t>{1, 2, 3});
+}
