@@ -1,6 +1,7 @@
 // Reload (pgep-ctl reload or SIGHUP): the file and the environment are read and checked again;
 // on any error the running configuration stays and the error goes back to pgep-ctl. Otherwise
-// added bridges start, removed ones finish what they hold and stop, changed ones restart with
+// added bridges start, removed ones stop holding the sources at once and finish what they hold
+// within shutdown_timeout, changed ones restart with
 // their unacknowledged events resent, and untouched ones keep their worker. The slot position
 // is kept: the WAL source goes on unless no bridge reads the WAL any more.
 #include <algorithm>
@@ -42,7 +43,12 @@ std::string Supervisor::reload() {
     if (found == wanted.end()) {
       ++removed;
       log_info("reload: bridge " + bridge->name() + " removed; it stops once its " +
-               std::to_string(bridge->ledger().size()) + " event(s) in flight are confirmed");
+               std::to_string(bridge->ledger().size()) + " event(s) in flight are confirmed, or in " +
+               std::to_string(config_.daemon.shutdown_timeout_ms) + " ms; the sources no longer wait for it");
+      // What it has not acknowledged stays in PostgreSQL (slot, outbox) for the bridges that
+      // still want it: the sources stop waiting for this one now, whatever becomes of it.
+      if (wal_) wal_->forget(bridge->ledger());
+      if (outbox_) outbox_->forget(bridge->ledger());
       retired_.push_back(std::move(bridge));
       continue;
     }
@@ -66,7 +72,14 @@ std::string Supervisor::reload() {
   }
   bridges_ = std::move(active);
   update_sources();
+  update_backpressure();  // a removed bridge may have been the one with a full ledger
   for (auto& bridge : retired_) retire_if_drained(*bridge);
+  if (removed > 0) {
+    uv_timer_start(retire_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<Supervisor*>(t->data);
+      for (auto& bridge : self->retired_) bridge->worker().shutdown(kWorkerExitMs);  // stuck: stop it
+    }, config_.daemon.shutdown_timeout_ms, 0);
+  }
   log_info("reloaded: " + std::to_string(added) + " bridge(s) added, " + std::to_string(removed) + " removed, " +
            std::to_string(changed) + " changed, " + std::to_string(kept) + " untouched");
   return "";

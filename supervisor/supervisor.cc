@@ -16,9 +16,11 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::s
       worker_path_(std::move(worker_path)),
       config_(std::move(config)),
       janitor_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      retire_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
       soon_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
       deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   janitor_timer_.get()->data = this;
+  retire_timer_.get()->data = this;
   soon_timer_.get()->data = this;
   deadline_timer_.get()->data = this;
   for (auto& [name, wanted] : plan_bridges(config_)) bridges_.push_back(make_bridge(name, wanted));
@@ -187,6 +189,15 @@ void Supervisor::on_acknowledged(Bridge& bridge) {
     if (events_in_flight() == 0) stop_workers();
     return;
   }
+  update_backpressure();
+}
+
+// Pauses a source while a bridge it feeds has a full ledger, resumes it once all are below
+// their low water; after acknowledgements, and after a reload changed which bridges there are.
+void Supervisor::update_backpressure() {
+  if (notify_ && any_full(notify_bridges_)) notify_->pause();
+  if (outbox_ && any_full(notify_bridges_)) outbox_->pause();
+  if (wal_ && any_full(wal_bridges_)) wal_->pause();
   if (notify_ && all_below_low_water(notify_bridges_)) notify_->resume();
   if (outbox_ && all_below_low_water(notify_bridges_)) outbox_->resume();
   if (wal_ && all_below_low_water(wal_bridges_)) wal_->resume();
@@ -255,6 +266,10 @@ Snapshot Supervisor::snapshot() const {
   s.notify_listening = notify_ready_;
   s.received = received_;
   for (const auto& bridge : bridges_) s.bridges.push_back(bridge->snapshot());
+  for (const auto& bridge : retired_) {  // until they are gone
+    s.bridges.push_back(bridge->snapshot());
+    s.bridges.back().retired = true;
+  }
   if (wal_) {
     s.replication = ReplicationSnapshot{wal_->slot(), wal_ready_, wal_->flush_lsn(),
                                         std::max(wal_->server_wal_end(), wal_->flush_lsn())};
@@ -303,6 +318,7 @@ void Supervisor::finish() {
   sigint_.reset();
   sighup_.reset();
   janitor_timer_.reset();
+  retire_timer_.reset();
   soon_timer_.reset();
   deadline_timer_.reset();
   uv_stop(loop_);

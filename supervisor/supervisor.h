@@ -74,6 +74,7 @@ class Supervisor : public NotifySource::Listener,
   Snapshot snapshot() const;
   std::unique_ptr<Bridge> make_bridge(const std::string& name, const WantedBridge& wanted);
   void update_sources();
+  void update_backpressure();
   // reload.cc: read the configuration again and apply it; returns "" or why nothing changed.
   std::string reload();
   std::string unchangeable(const Config& next) const;
@@ -105,6 +106,7 @@ class Supervisor : public NotifySource::Listener,
   // source refers to their ledgers any more (free_retired).
   std::vector<std::unique_ptr<Bridge>> retired_;
   UvHandle<uv_timer_t> janitor_timer_;  // frees them outside their own callbacks
+  UvHandle<uv_timer_t> retire_timer_;   // stops the ones still running shutdown_timeout after a reload
 
   // Sources, each present while some bridge reads it.
   std::unique_ptr<NotifySource> notify_;

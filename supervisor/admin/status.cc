@@ -40,6 +40,7 @@ std::string bridge_json(const BridgeSnapshot& b) {
       .add("unroutable", b.unroutable)
       .add("restarts", b.restarts)
       .add("last_error", b.last_error)
+      .add("retired", b.retired)
       .str();
 }
 

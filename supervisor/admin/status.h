@@ -25,6 +25,7 @@ struct BridgeSnapshot {
   uint64_t refused = 0;
   uint64_t restarts = 0;
   std::string last_error;
+  bool retired = false;  // a reload removed it; it is shown until it is gone
 };
 
 struct ReplicationSnapshot {

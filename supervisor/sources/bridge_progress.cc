@@ -49,6 +49,12 @@ bool BridgeProgress::skip(const std::string& bridge, const WalPosition& position
   return last;
 }
 
+void BridgeProgress::forget(const Ledger& ledger) {
+  routed_.erase(&ledger);
+  acknowledged_.erase(ledger.name());
+  skip_until_.erase(ledger.name());
+}
+
 bool BridgeProgress::refers_to(const Ledger& ledger) const { return routed_.count(&ledger) != 0; }
 
 }  // namespace pgep

@@ -46,6 +46,8 @@ class BridgeProgress {
   bool skipping() const { return !skip_until_.empty(); }
 
   bool refers_to(const Ledger& ledger) const;
+  // A reload removed the bridge of `ledger`: nothing of it is kept or saved any more.
+  void forget(const Ledger& ledger);
 
  private:
   std::map<const Ledger*, std::deque<std::pair<uint64_t, WalPosition>>> routed_;

@@ -48,6 +48,17 @@ bool FlushTracker::refers_to(const Ledger& ledger) const {
   return in(current_) || std::any_of(pending_.begin(), pending_.end(), [&](const Transaction& t) { return in(t.last_seq); });
 }
 
+void FlushTracker::forget(const Ledger& ledger) {
+  auto drop = [&](Deliveries& deliveries) {
+    deliveries.erase(std::remove_if(deliveries.begin(), deliveries.end(),
+                                    [&](const Delivery& d) { return d.ledger == &ledger; }),
+                     deliveries.end());
+  };
+  drop(current_);
+  for (Transaction& t : pending_) drop(t.last_seq);
+  advance();
+}
+
 void FlushTracker::reset(uint64_t lsn) {
   open_ = false;
   current_.clear();

@@ -40,6 +40,9 @@ class FlushTracker {
   size_t pending_transactions() const { return pending_.size(); }
   // Whether a transaction not yet confirmed had an event in `ledger` (which must then live on).
   bool refers_to(const Ledger& ledger) const;
+  // A reload removed the bridge of `ledger`: the transactions stop waiting for it (its events
+  // went, or go, to the bridges that still want them).
+  void forget(const Ledger& ledger);
 
  private:
   struct Transaction {

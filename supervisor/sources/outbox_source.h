@@ -44,6 +44,11 @@ class OutboxSource : private PgSession::Owner {
   void on_acknowledged();
   size_t rows_in_flight() const { return tracker_.rows_in_flight(); }
   bool refers_to(const Ledger& ledger) const { return tracker_.refers_to(ledger); }
+  // A reload removed the bridge of `ledger`: its rows stop waiting for it (OutboxTracker::forget).
+  void forget(const Ledger& ledger) {
+    tracker_.forget(ledger);
+    next();
+  }
 
  private:
   // The command under way: one at a time on the session.

@@ -35,6 +35,20 @@ void OutboxTracker::deletion_done(bool deleted) {
   deleting_.clear();
 }
 
+void OutboxTracker::forget(const Ledger& ledger) {
+  for (auto row = in_flight_.begin(); row != in_flight_.end();) {
+    Deliveries& d = row->deliveries;
+    d.erase(std::remove_if(d.begin(), d.end(), [&](const Delivery& x) { return x.ledger == &ledger; }), d.end());
+    if (d.empty()) {
+      known_.erase(row->id);
+      row = in_flight_.erase(row);
+    } else {
+      ++row;
+    }
+  }
+  advance();
+}
+
 bool OutboxTracker::refers_to(const Ledger& ledger) const {
   return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Row& row) {
     return std::any_of(row.deliveries.begin(), row.deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });

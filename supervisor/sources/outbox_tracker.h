@@ -31,6 +31,9 @@ class OutboxTracker {
   size_t rows_in_flight() const { return in_flight_.size(); }
   // Whether a row in flight went to `ledger` (which must then live on).
   bool refers_to(const Ledger& ledger) const;
+  // A reload removed the bridge of `ledger`: rows stop waiting for it; a row that went to it
+  // alone is forgotten, not deleted (it stays in the table for a bridge that wants it).
+  void forget(const Ledger& ledger);
 
  private:
   struct Row {

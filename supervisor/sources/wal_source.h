@@ -60,6 +60,12 @@ class WalSource : private PgSession::Owner {
   const std::string& slot() const { return slot_; }
   bool ready() const { return state_ == State::Streaming; }
   bool refers_to(const Ledger& ledger) const { return tracker_.refers_to(ledger) || progress_.refers_to(ledger); }
+  // A reload removed the bridge of `ledger`: the slot stops waiting for it.
+  void forget(const Ledger& ledger) {
+    tracker_.forget(ledger);
+    progress_.forget(ledger);
+    progress_moved_ = true;
+  }
 
  private:
   enum class State { Down, Identifying, CheckingSlot, CreatingSlot, Starting, Streaming, Fatal };

@@ -1,6 +1,7 @@
 """Reload: a broken file keeps the running configuration; bridges added and removed while events
 flow lose nothing; an untouched bridge keeps its worker."""
 import json
+import os
 import signal
 import threading
 import time
@@ -145,3 +146,40 @@ def test_a_reload_that_changes_the_channels_keeps_the_listen_session_and_loses_n
     finally:
         pgep.kill()
         sub.close()
+
+
+def test_a_reload_that_removes_a_stuck_bridge_resumes_the_sources_and_frees_the_slot(wal):
+    """One channel and the WAL feed a healthy Redis bridge and a stuck MQTT bridge (Mosquitto
+    frozen), with small ledgers: the stuck one fills and pauses both sources for everybody. A
+    reload that removes it resumes them; the slot moves; the removed bridge shows in status
+    until it is gone."""
+    channel = unique("stuck")
+    sub = wal.redis(f"{wal.table}*")
+    healthy = upstream("cache", "redis", f"{channel}->topic:{wal.table}n, wal2json->topic:{wal.table}w")
+    stuck = upstream("things", "mqtt", f"{channel}->topic:{wal.table}n, wal2json->topic:{wal.table}w")
+    options = "ledger_max_events = 100\nshutdown_timeout = 2s"
+    pgep = wal.pgep(healthy, stuck, pgep=options, bridges=4)
+    pgep.notify = True
+    pgep.start()
+    mosquitto = int(open(os.path.join(os.environ["PGEP_SERVICES_DIR"], "mosquitto", "mosquitto.pid")).read())
+    os.kill(mosquitto, signal.SIGSTOP)
+    try:
+        pg = Postgres()
+        pg.notify(channel, [f"k|{i}" for i in range(300)])
+        insert_rows(wal.conn, wal.table, 0, 300, 10)
+        pgep.wait_log(r"NOTIFY source paused")
+        pgep.wait_log(r"WAL source paused")
+        reload_with(pgep, wal.config(healthy, pgep=options))
+        pg.notify(channel, [f"k|{i}" for i in range(300, 400)])
+        pg.close()
+        assert_all_arrive_in_order(sub, f"{wal.table}n.k".encode(), 400)
+        wait_until(lambda: set(row_ids([b for c, b in list(sub.messages) if c.endswith(b".insert")], wal.table))
+                   >= set(range(300)), 60, what="every row at the healthy bridge")
+        wait_until(lambda: slot_position(wal.slot)[0] == slot_position(wal.slot)[1], 30,
+                   what="the slot to move past the rows the removed bridge never delivered")
+        retired = [b for b in json.loads(pgep.ctl("status", "--json").stdout)["bridges"] if b["retired"]]
+        assert retired or pgep.count(r"freed 2 retired bridge"), "the removed bridges were neither shown nor freed"
+    finally:
+        os.kill(mosquitto, signal.SIGCONT)
+    wait_until(lambda: not any(b["retired"] for b in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]),
+               30, what="the removed bridges to be gone")
