@@ -1,9 +1,9 @@
 // Reload (pgep-ctl reload or SIGHUP): the file and the environment are read and checked again;
 // on any error the running configuration stays and the error goes back to pgep-ctl. Otherwise
 // added bridges start, removed ones stop holding the sources at once and finish what they hold
-// within shutdown_timeout, changed ones restart with
-// their unacknowledged events resent, and untouched ones keep their worker. The slot position
-// is kept: the WAL source goes on unless no bridge reads the WAL any more.
+// within shutdown_timeout, changed ones restart with their unacknowledged events resent, and
+// untouched ones keep their worker. The slot position is kept: the WAL source goes on unless no
+// bridge reads the WAL any more.
 #include <algorithm>
 
 #include "shared/log.h"
