@@ -8,15 +8,24 @@
 
 namespace pgep {
 
+namespace {
+// How often an idle LISTEN session asks PostgreSQL whether it is there, and how long an answer
+// may take: a half-open connection is noticed within two of these.
+constexpr uint64_t kPingMs = 10000;
+}  // namespace
+
 NotifySource::NotifySource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener)
     : uri_(uri),
       channels_(std::move(channels)),
       listener_(listener),
-      session_(loop, "NOTIFY", std::move(uri), /*replication=*/false, *this) {}
+      session_(loop, "NOTIFY", std::move(uri), /*replication=*/false, *this),
+      ping_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  ping_timer_.get()->data = this;
+}
 
 void NotifySource::on_session_open() {
   listened_.clear();  // a new session listens to nothing yet
-  changing_ = false;
+  command_ = Command::None;
   std::string sql;
   if (!listen_commands(channels_, sql)) return session_.fail(session_.connection().error());
   session_.connection().send_query(sql);
@@ -49,33 +58,54 @@ bool NotifySource::listen_commands(const std::vector<std::string>& wanted, std::
 
 void NotifySource::set_channels(std::vector<std::string> channels) {
   channels_ = std::move(channels);
-  if (session_.is_ready() && !changing_) send_changes();
+  if (session_.is_ready() && command_ == Command::None) send_changes();
 }
 
 void NotifySource::send_changes() {
   std::string sql;
   if (!listen_commands(channels_, sql)) return session_.fail(session_.connection().error());
   if (sql.empty()) return;
-  changing_ = true;
+  command_ = Command::Change;
+  command_sent_ms_ = uv_now(ping_timer_.get()->loop);
   log_info("NOTIFY: " + sql);
   session_.connection().send_query(sql);
 }
 
 void NotifySource::on_session_input() {
   if (!session_.is_ready()) return read_listen_results();
-  if (changing_) read_change_results();
+  if (command_ != Command::None) read_command_results();
   deliver();
 }
 
-// The answer to a reload's LISTEN/UNLISTEN; another change asked for meanwhile goes next.
-void NotifySource::read_change_results() {
+// The answer to a reload's LISTEN/UNLISTEN or to a ping; a change asked for meanwhile goes next.
+void NotifySource::read_command_results() {
   PgConnection::ResultPtr result{nullptr, &PQclear};
   if (session_.connection().take_answer(result) != PgConnection::Answer::Done) return;
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    return session_.fail("LISTEN failed: " + pg_result_error(result.get()));
+  ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return session_.fail(std::string(command_ == Command::Ping ? "ping" : "LISTEN") + " failed: " +
+                         pg_result_error(result.get()));
   }
-  changing_ = false;
+  command_ = Command::None;
   if (listened_ != channels_) send_changes();
+}
+
+void NotifySource::on_ping_tick() {
+  uint64_t now = uv_now(ping_timer_.get()->loop);
+  if (!session_.is_ready() || paused_) {
+    command_sent_ms_ = now;  // paused, it reads nothing: no answer can come
+    return;
+  }
+  if (command_ != Command::None) {
+    if (now - command_sent_ms_ >= kPingMs) {
+      session_.fail("no answer from PostgreSQL for " + std::to_string(kPingMs / 1000) +
+                    " s (a half-open connection?)");
+    }
+    return;
+  }
+  command_ = Command::Ping;
+  command_sent_ms_ = now;
+  session_.connection().send_query("SELECT 1");
 }
 
 void NotifySource::read_listen_results() {
@@ -84,6 +114,9 @@ void NotifySource::read_listen_results() {
     PGresult* result = PQgetResult(conn);
     if (!result) {
       session_.ready();
+      uv_timer_start(ping_timer_.get(), [](uv_timer_t* t) {
+        if (t->data) static_cast<NotifySource*>(t->data)->on_ping_tick();
+      }, kPingMs, kPingMs);
       log_info("listening on " + std::to_string(listened_.size()) + " NOTIFY channel(s) at " + mask_uri_password(uri_));
       listener_.on_notify_ready(true);
       if (listened_ != channels_) send_changes();  // a reload came during the handshake
@@ -109,6 +142,8 @@ void NotifySource::deliver() {
 }
 
 void NotifySource::on_session_lost(bool was_ready) {
+  uv_timer_stop(ping_timer_.get());
+  command_ = Command::None;
   if (was_ready) listener_.on_notify_ready(false);
 }
 

@@ -3,7 +3,9 @@
 // session (PgSession) reconnects with backoff, and it LISTENs again after any failure. A reload
 // that changes the channels keeps the session: it LISTENs and UNLISTENs only the difference, so
 // untouched channels lose nothing. Paused, it stops reading: notifications wait in PostgreSQL's
-// queue and in libpq's buffer.
+// queue and in libpq's buffer. A LISTEN session mostly only receives, so a connection that went
+// silent (half-open: a frozen proxy, a lost route) would look like a quiet channel: while not
+// paused it asks "SELECT 1" every 10 s, and a question unanswered for 10 s fails the session.
 //
 // Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession.
 #pragma once
@@ -14,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/uv_handle.h"
 #include "supervisor/sources/pg_session.h"
 
 namespace pgep {
@@ -47,7 +50,8 @@ class NotifySource : private PgSession::Owner {
   std::string while_down() const override;
 
   void read_listen_results();
-  void read_change_results();
+  void read_command_results();
+  void on_ping_tick();
   void send_changes();
   // "LISTEN a;UNLISTEN b;" for what `wanted` has and `listened_` has not, and the reverse.
   bool listen_commands(const std::vector<std::string>& wanted, std::string& sql);
@@ -59,7 +63,11 @@ class NotifySource : private PgSession::Owner {
   Listener& listener_;
   PgSession session_;
   bool paused_ = false;
-  bool changing_ = false;  // a LISTEN/UNLISTEN command is under way
+  // The command under way once listening: a reload's LISTEN/UNLISTEN, or a liveness ping.
+  enum class Command { None, Change, Ping };
+  Command command_ = Command::None;
+  uint64_t command_sent_ms_ = 0;
+  UvHandle<uv_timer_t> ping_timer_;
 };
 
 }  // namespace pgep

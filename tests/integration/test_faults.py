@@ -177,3 +177,26 @@ def test_postgres_restart_pgep_listens_again_by_itself():
         got = sub.wait(101)
         assert set(numbers(b for _, b in got)) == set(range(101))
     sub.close()
+
+
+def test_a_half_open_notify_connection_is_noticed_and_pgep_listens_again():
+    """A proxy between pgep and PostgreSQL freezes the LISTEN session (its sockets stay open):
+    pgep notices within 30 s, reconnects through the proxy and LISTENs again by itself."""
+    from tcp_proxy import TcpProxy
+    proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
+    channel = unique("half")
+    sub = RedisSubscriber(f"{channel}*")
+    config = f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    try:
+        with PgepProcess(config, bridges=1) as pgep:
+            proxy.freeze()
+            pgep.wait_log(r"NOTIFY connection lost: no answer from PostgreSQL", timeout=30)
+            pgep.wait_log(r"listening on \d+ NOTIFY channel", count=2, timeout=30)
+            pg = Postgres()
+            pg.notify(channel, ["k|after the freeze"])
+            pg.close()
+            assert sub.wait(1)[-1][1] == b"after the freeze"
+    finally:
+        sub.close()
+        proxy.close()

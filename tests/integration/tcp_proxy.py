@@ -1,0 +1,65 @@
+"""A TCP proxy the tests can freeze: `freeze()` stops forwarding on the connections open now
+(their sockets stay open, as behind a hung middlebox or a lost route: a half-open connection);
+connections made later are forwarded as usual."""
+import select
+import socket
+import threading
+
+
+class TcpProxy:
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, int(target_port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.frozen = set()   # ids of connections that forward nothing any more
+        self.connections = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def freeze(self):
+        """Freezes every connection open now."""
+        with self.lock:
+            self.frozen.update(id(pair) for pair in self.connections)
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+        with self.lock:
+            for client, server in self.connections:
+                for s in (client, server):
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.target)
+            except OSError:
+                return
+            pair = (client, server)
+            with self.lock:
+                self.connections.append(pair)
+            threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
+
+    def _pump(self, pair):
+        client, server = pair
+        peer = {client: server, server: client}
+        while not self.stop.is_set():
+            with self.lock:
+                frozen = id(pair) in self.frozen
+            if frozen:
+                self.stop.wait(0.1)  # holds everything, closes nothing
+                continue
+            try:
+                readable, _, _ = select.select([client, server], [], [], 0.1)
+                for s in readable:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    peer[s].sendall(data)
+            except OSError:
+                return
