@@ -37,4 +37,12 @@ bool all_acknowledged(const Deliveries& deliveries) {
   return std::all_of(deliveries.begin(), deliveries.end(), [](const Delivery& d) { return d.acknowledged(); });
 }
 
+bool goes_to(const Deliveries& deliveries, const Ledger& ledger) {
+  return std::any_of(deliveries.begin(), deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });
+}
+
+void drop_ledger(Deliveries& deliveries, const Ledger& ledger) {
+  std::erase_if(deliveries, [&](const Delivery& d) { return d.ledger == &ledger; });
+}
+
 }  // namespace pgep

@@ -61,5 +61,8 @@ using Deliveries = std::vector<Delivery>;
 
 // The one rule for "every bridge has it": FlushTracker and OutboxTracker both ask it.
 bool all_acknowledged(const Deliveries& deliveries);
+// Whether some delivery went to `ledger`; and dropping those (its bridge was removed).
+bool goes_to(const Deliveries& deliveries, const Ledger& ledger);
+void drop_ledger(Deliveries& deliveries, const Ledger& ledger);
 
 }  // namespace pgep

@@ -42,20 +42,13 @@ bool FlushTracker::server_wal_end(uint64_t lsn) {
 }
 
 bool FlushTracker::refers_to(const Ledger& ledger) const {
-  auto in = [&](const Deliveries& deliveries) {
-    return std::any_of(deliveries.begin(), deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });
-  };
-  return in(current_) || std::any_of(pending_.begin(), pending_.end(), [&](const Transaction& t) { return in(t.last_seq); });
+  return goes_to(current_, ledger) ||
+         std::any_of(pending_.begin(), pending_.end(), [&](const Transaction& t) { return goes_to(t.last_seq, ledger); });
 }
 
 void FlushTracker::forget(const Ledger& ledger) {
-  auto drop = [&](Deliveries& deliveries) {
-    deliveries.erase(std::remove_if(deliveries.begin(), deliveries.end(),
-                                    [&](const Delivery& d) { return d.ledger == &ledger; }),
-                     deliveries.end());
-  };
-  drop(current_);
-  for (Transaction& t : pending_) drop(t.last_seq);
+  drop_ledger(current_, ledger);
+  for (Transaction& t : pending_) drop_ledger(t.last_seq, ledger);
   advance();
 }
 

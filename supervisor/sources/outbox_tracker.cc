@@ -37,9 +37,8 @@ void OutboxTracker::deletion_done(bool deleted) {
 
 void OutboxTracker::forget(const Ledger& ledger) {
   for (auto row = in_flight_.begin(); row != in_flight_.end();) {
-    Deliveries& d = row->deliveries;
-    d.erase(std::remove_if(d.begin(), d.end(), [&](const Delivery& x) { return x.ledger == &ledger; }), d.end());
-    if (d.empty()) {
+    drop_ledger(row->deliveries, ledger);
+    if (row->deliveries.empty()) {
       known_.erase(row->id);
       row = in_flight_.erase(row);
     } else {
@@ -50,9 +49,7 @@ void OutboxTracker::forget(const Ledger& ledger) {
 }
 
 bool OutboxTracker::refers_to(const Ledger& ledger) const {
-  return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Row& row) {
-    return std::any_of(row.deliveries.begin(), row.deliveries.end(), [&](const Delivery& d) { return d.ledger == &ledger; });
-  });
+  return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Row& row) { return goes_to(row.deliveries, ledger); });
 }
 
 }  // namespace pgep
