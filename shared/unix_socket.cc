@@ -38,16 +38,18 @@ UnixSocket UnixSocket::connect(const std::string& path, std::string& error) {
   return socket;
 }
 
-bool UnixSocket::write_all(const std::string& data) {
+bool write_all(int fd, std::string_view data) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
   return true;
 }
+
+bool UnixSocket::write_all(const std::string& data) { return pgep::write_all(fd_, data); }
 
 bool UnixSocket::read_all(std::string& out) {
   char buffer[65536];

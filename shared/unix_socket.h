@@ -3,9 +3,14 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace pgep {
+
+// Writes all of `data` to `fd`, going on after a short write or EINTR; false (errno set) when
+// it could not. The socket below and the state file both write with it.
+bool write_all(int fd, std::string_view data);
 
 class UnixSocket {
  public:

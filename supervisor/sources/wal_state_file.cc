@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +14,8 @@
 #include <sstream>
 
 #include "shared/lsn.h"
+#include "shared/unix_socket.h"
+#include "shared/uri.h"
 #include "supervisor/sources/event_ids.h"
 
 namespace pgep {
@@ -34,20 +35,6 @@ std::string checksum(const std::string& text) {
   }
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
-  return out;
-}
-
-std::string decode(const std::string& word) {
-  std::string out;
-  for (size_t i = 0; i < word.size(); ++i) {
-    if (word[i] == '%' && i + 2 < word.size() && std::isxdigit(static_cast<unsigned char>(word[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(word[i + 2]))) {
-      out += static_cast<char>(std::strtol(word.substr(i + 1, 2).c_str(), nullptr, 16));
-      i += 2;
-    } else {
-      out += word[i];
-    }
-  }
   return out;
 }
 
@@ -76,14 +63,7 @@ bool write_durably(const std::string& path, const std::string& text, std::string
     error = "cannot create " + temporary + ": " + std::strerror(errno);
     return false;
   }
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bool ok = done == text.size() && ::fsync(fd) == 0;
+  bool ok = write_all(fd, text) && ::fsync(fd) == 0;
   if (!ok) error = "cannot write " + temporary + ": " + std::strerror(errno);
   if (::close(fd) != 0 && ok) {
     ok = false;
@@ -150,11 +130,12 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
       std::string name, unit, ordinal, end;
       words >> name >> unit >> ordinal >> end;
       std::optional<uint64_t> u = parse_lsn(unit), e = parse_lsn(end);
-      if (!u || !e || ordinal.empty()) {
+      std::string bridge;
+      if (!u || !e || ordinal.empty() || !percent_decode(name, bridge)) {
         error = "its line \"" + line + "\" is not a bridge's position";
         return std::nullopt;
       }
-      bridges[decode(name)] = {*u, ordinal == "end" ? WalPosition::kEnd : std::strtoull(ordinal.c_str(), nullptr, 10), *e};
+      bridges[bridge] = {*u, ordinal == "end" ? WalPosition::kEnd : std::strtoull(ordinal.c_str(), nullptr, 10), *e};
       continue;
     }
     values[line.substr(0, space)] = line.substr(space + 1);
@@ -175,7 +156,11 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
     return std::nullopt;
   }
   SlotState state;
-  state.identity = {decode(values["system_id"]), decode(values["database"]), decode(values["slot"])};
+  if (!percent_decode(values["system_id"], state.identity.system_id) ||
+      !percent_decode(values["database"], state.identity.database) || !percent_decode(values["slot"], state.identity.slot)) {
+    error = "its identity lines are not written as pgep writes them";
+    return std::nullopt;
+  }
   state.timeline = static_cast<uint32_t>(std::strtoul(values["timeline"].c_str(), nullptr, 10));
   state.confirmed_lsn = *lsn;
   state.bridges = std::move(bridges);
