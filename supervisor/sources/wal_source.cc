@@ -47,11 +47,7 @@ void WalSource::on_identified(PGresult* result) {
   }
   ids_.set_prefix(event_id_prefix(identity.system_id, identity.database));
   remembered_.reset();
-  saved_bridges_.clear();
-  if (read.outcome == WalStateFile::Read::Outcome::Found) {
-    remembered_ = read.confirmed_lsn;
-    saved_bridges_ = read.bridges;
-  }
+  if (read.outcome == WalStateFile::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
   if (!read.migrated_from.empty()) {
     log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_file_.path());
   }
@@ -172,7 +168,7 @@ void WalSource::on_slot_checked(PGresult* result) {
   }
   tracker_.reset(confirmed);
   // Each bridge skips what it acknowledged (known here, or saved before a restart).
-  std::map<std::string, WalPosition> acknowledged = saved_bridges_;
+  std::map<std::string, WalPosition> acknowledged = state_file_.saved_bridges();
   for (const auto& [bridge, position] : progress_.acknowledged()) acknowledged[bridge] = position;
   progress_.resume(acknowledged, confirmed);
   remember(confirmed);

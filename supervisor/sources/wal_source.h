@@ -99,7 +99,6 @@ class WalSource : private PgSession::Owner {
   PgSession session_;
   WalStateFile state_file_;
   std::optional<uint64_t> remembered_;  // what the state file held at connection
-  std::map<std::string, WalPosition> saved_bridges_;  // and each bridge's position
   bool state_write_failed_ = false;
   UvHandle<uv_timer_t> status_timer_;
   State state_ = State::Down;

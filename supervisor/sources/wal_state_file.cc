@@ -200,7 +200,7 @@ WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t tim
   }
   read.outcome = Read::Outcome::Found;
   read.confirmed_lsn = saved_lsn_ = state->confirmed_lsn;
-  read.bridges = saved_bridges_ = state->bridges;
+  saved_bridges_ = state->bridges;
   return read;
 }
 

@@ -48,7 +48,6 @@ class WalStateFile {
   struct Read {
     enum class Outcome { Absent, Found, Error } outcome = Outcome::Absent;
     uint64_t confirmed_lsn = 0;  // Found
-    std::map<std::string, WalPosition> bridges;  // Found
     std::string error;           // Error: what is wrong, naming the file
     std::string migrated_from;   // Found in a file of the first format (then rewritten)
   };
@@ -60,6 +59,8 @@ class WalStateFile {
 
   const std::string& path() const { return path_; }
   uint64_t saved_lsn() const { return saved_lsn_; }
+  // Each bridge's position as the file holds it (read by open, then as last saved).
+  const std::map<std::string, WalPosition>& saved_bridges() const { return saved_bridges_; }
   const std::string& error() const { return error_; }
 
  private:
