@@ -260,9 +260,10 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
   std::string id = event_id(record, message.wal_start, standalone);
   const WalPosition& position = ids_.position();
   bool was_skipping = progress_.skipping();
-  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id, [&](const std::string& bridge) {
-    return progress_.skip(bridge, position);
-  });
+  // Only right after a (re)connection does some bridge skip; otherwise no question per bridge.
+  std::function<bool(const std::string&)> skip;
+  if (was_skipping) skip = [&](const std::string& bridge) { return progress_.skip(bridge, position); };
+  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id, skip);
   if (was_skipping && !progress_.skipping()) {
     log_info("the bridges were sent again only what they had not acknowledged; " +
              std::to_string(progress_.skipped()) + " event(s) acknowledged before were not sent again");
