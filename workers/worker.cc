@@ -97,14 +97,18 @@ void Worker::pump() {
   while (connected_) {
     const ipc::Publish* message = window_.next();
     if (!message) break;
-    ++count_published_;
-    if (log_messages_) {
-      log_info("publish seq " + std::to_string(message->seq) + " id " + message->message_id + " key \"" +
-               message->routing_key + "\" (" + std::to_string(message->body.size()) + " bytes)");
-    }
-    publisher_->publish(*message);
+    publish(*message);
   }
   pumping_ = false;
+}
+
+void Worker::publish(const ipc::Publish& message) {
+  ++count_published_;
+  if (log_messages_) {
+    log_info("publish seq " + std::to_string(message.seq) + " id " + message.message_id + " key \"" +
+             message.routing_key + "\" (" + std::to_string(message.body.size()) + " bytes)");
+  }
+  publisher_->publish(message);
 }
 
 void Worker::on_confirmed(uint64_t seq) {
@@ -139,10 +143,10 @@ void Worker::on_refused(uint64_t seq, const std::string& reason) {
 
 void Worker::publish_refused_again() {
   if (!connected_) return;  // a reconnection publishes everything unconfirmed anyway
-  for (const ipc::Publish* message : window_.take_refused()) {
-    ++count_published_;
-    publisher_->publish(*message);
-  }
+  pumping_ = true;  // as in pump(): an answer inside publish() starts no pass of its own
+  for (const ipc::Publish* message : window_.take_refused()) publish(*message);
+  pumping_ = false;
+  pump();
 }
 
 void Worker::on_unroutable(uint64_t seq, const std::string& reason) {

@@ -48,6 +48,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void acknowledge_confirmed_prefix();
   void schedule_connect();
   void publish_refused_again();
+  void publish(const ipc::Publish& message);  // counted, logged with log_messages
   void send_stats();
   void stop(int status);
   void stop_with_error(const std::string& reason);
