@@ -49,8 +49,9 @@ std::string format_status(const std::string& json) {
       out += "bridge " + text(b, "name") + ": " + text(b, "state") + ", pid " + std::to_string(number(b, "pid")) +
              ", broker " + (flag(b, "broker_connected") ? "connected" : "not connected") + ", in flight " +
              std::to_string(number(b, "in_flight")) + ", published " + std::to_string(number(b, "published")) +
-             ", acknowledged " + std::to_string(number(b, "acknowledged")) + ", restarts " +
-             std::to_string(number(b, "restarts"));
+             ", acknowledged " + std::to_string(number(b, "acknowledged")) + ", dead letters " +
+             std::to_string(number(b, "dead_letters")) + ", restarts " + std::to_string(number(b, "restarts"));
+      if (flag(b, "stalled")) out += ", STALLED";
       std::string error = text(b, "last_error");
       out += error.empty() ? "\n" : ", last error: " + error + "\n";
     }

@@ -205,6 +205,15 @@ const char* frame_type_name(FrameType type) {
   return "?";
 }
 
+size_t publish_frame_bound(const Publish& message) {
+  // Every msgpack header here (array, integers, string and map lengths) is at most 9 bytes.
+  constexpr size_t kHeader = 9;
+  size_t bytes = kLengthBytes + 4 * kHeader + message.routing_key.size() + message.body.size() +
+                 message.message_id.size() + 4 * kHeader;
+  for (const auto& [key, value] : message.headers) bytes += 2 * kHeader + key.size() + value.size();
+  return bytes;
+}
+
 void encode_frame(const Frame& frame, std::string& out) {
   size_t start = out.size();
   out.append(kLengthBytes, '\0');

@@ -14,6 +14,10 @@ namespace pgep::ipc {
 // Appends the encoded frame (length prefix included) to `out`.
 void encode_frame(const Frame& frame, std::string& out);
 
+// At least the encoded size of `message`'s frame (length prefix included): what must stay
+// within kMaxFrameBytes for a worker to take it.
+size_t publish_frame_bound(const Publish& message);
+
 // Decodes one frame's msgpack bytes (without the length prefix).
 // On failure returns nullopt and sets `error`.
 std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& error);

@@ -23,6 +23,22 @@ create table if not exists events.events (
     created_on  timestamptz not null default now()
 );
 
+-- Messages pgep could never deliver (larger than the frame limit or the upstream's
+-- max_message_bytes, or refused by the broker more than dead_letter_after times). pgep writes
+-- the row before it lets the event go, so the events after it flow on and nothing is lost.
+-- routing_key is what the broker was to get (the exchange's routing key, the MQTT or Redis
+-- topic). pgep's WAL stream leaves this table out (wal2json "filter-tables").
+create table if not exists events.dead_letters (
+    id          bigserial primary key,
+    bridge      text not null,          -- 'upstream/channel->kind:target'
+    message_id  text not null,
+    channel     text not null,          -- the PostgreSQL channel, or 'wal2json'
+    routing_key text not null,
+    body        text not null,
+    error       text not null,
+    created_on  timestamptz not null default now()
+);
+
 -- The channel pgep LISTENs on to learn that rows are waiting. Its payload is only a hint.
 create or replace function events.wake_channel() returns text as
 $$ select 'pg_event_proxy_outbox'::text $$ immutable language sql;

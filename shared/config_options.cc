@@ -44,6 +44,8 @@ constexpr OptionSpec kCommonUpstream[] = {
     {"uri", ValueType::BrokerUri, std::nullopt, "the broker's URI"},
     {"bridge_channels", ValueType::BridgeList, std::nullopt, "a list such as events->exchange:amq.topic, wal2json->topic:wal"},
     {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
+    {"dead_letter_after", ValueType::CountOrNever, "10", "a number of refusals from 0 to 1000000, or never (a refused message then holds the bridge)", 0, 1000000},
+    {"stall_timeout", ValueType::Duration, "60s", "a duration from 0s (off) to 1h, such as 60s", 0, 3600 * 1000},
 };
 
 constexpr OptionSpec kAmqpOwn[] = {
@@ -52,6 +54,8 @@ constexpr OptionSpec kAmqpOwn[] = {
     {"declare", ValueType::Bool, "false", "true or false (declare missing exchanges and queues)"},
     {"heartbeat", ValueType::Duration, "30s", "a duration from 0s (off) to 1h", 0, 3600 * 1000},
     {"unroutable", ValueType::Choice, "drop", "drop (log and count a message no queue took) or error", 0, 0, "drop|error"},
+    // RabbitMQ 3.x's max_message_size (RabbitMQ 4 lowered its default to 16 MiB).
+    {"max_message_bytes", ValueType::Size, "128MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 
 constexpr OptionSpec kMqttOwn[] = {
@@ -60,6 +64,13 @@ constexpr OptionSpec kMqttOwn[] = {
     {"qos", ValueType::UInt, "1", "0, 1 or 2", 0, 2},
     {"keepalive", ValueType::Duration, "30s", "a duration from 1s to 1h", 1000, 3600 * 1000},
     {"client_id", ValueType::String, "", "an MQTT client id, or empty for pgep-HOST-PID"},
+    // MQTT's own limit: a packet's remaining length is at most 256 MiB.
+    {"max_message_bytes", ValueType::Size, "256MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
+};
+
+constexpr OptionSpec kRedisOwn[] = {
+    // Redis's proto-max-bulk-len.
+    {"max_message_bytes", ValueType::Size, "512MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 
 // amqp and mqtt both speak TLS (amqps://, mqtts://).
@@ -154,12 +165,13 @@ std::span<const OptionSpec> database_options() { return kDatabase; }
 std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
   static const std::vector<OptionSpec> amqp = joined({kCommonUpstream, kAmqpOwn, kTls});
   static const std::vector<OptionSpec> mqtt = joined({kCommonUpstream, kMqttOwn, kTls});
+  static const std::vector<OptionSpec> redis = joined({kCommonUpstream, kRedisOwn});
   switch (kind) {
     case UpstreamKind::Amqp: return amqp;
     case UpstreamKind::Mqtt: return mqtt;
-    case UpstreamKind::Redis: return kCommonUpstream;
+    case UpstreamKind::Redis: return redis;
   }
-  return kCommonUpstream;
+  return redis;
 }
 
 const OptionSpec* find_option(std::span<const OptionSpec> table, std::string_view key) {
@@ -196,6 +208,8 @@ std::string check_option(const OptionSpec& spec, std::string_view value, Upstrea
       return bounded(parse_uint(value, 0, UINT64_MAX));
     case ValueType::Size:
       return bounded(parse_size(value));
+    case ValueType::CountOrNever:
+      return value == "never" ? "" : bounded(parse_uint(value, 0, UINT64_MAX));
     case ValueType::Duration:
       return bounded(parse_duration_ms(value));
     case ValueType::Choice:

@@ -17,6 +17,7 @@ enum class ValueType {
   Name,          // non-empty text without control characters
   Bool,
   UInt,          // within [min, max]
+  CountOrNever,  // a UInt within [min, max], or "never"
   Size,          // bytes, within [min, max]
   Duration,      // milliseconds, within [min, max]
   Choice,        // one of `choices`, a '|'-separated list

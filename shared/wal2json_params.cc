@@ -172,6 +172,16 @@ std::string format_wal2json_params(const std::vector<Wal2jsonParam>& params) {
   return out;
 }
 
+std::vector<Wal2jsonParam> without_own_tables(std::vector<Wal2jsonParam> params) {
+  for (Wal2jsonParam& param : params) {
+    if (param.name != "filter-tables") continue;
+    param.value += (param.value.empty() ? "" : ",") + std::string(kDeadLettersTable);
+    return params;
+  }
+  params.push_back({"filter-tables", std::string(kDeadLettersTable)});
+  return params;
+}
+
 int wal2json_format_version(const std::vector<Wal2jsonParam>& params) {
   for (const Wal2jsonParam& p : params) {
     if (p.name == "format-version") {

@@ -31,6 +31,12 @@ bool check_wal2json_params(const std::vector<Wal2jsonParam>& params, std::string
 // The canonical form: "name" 'value', ... with quotes doubled inside.
 std::string format_wal2json_params(const std::vector<Wal2jsonParam>& params);
 
+// pgep's own table of dead letters, which the stream must leave out: a dead letter written to
+// it would otherwise come back as a row change (one over the size limit, for ever).
+inline constexpr std::string_view kDeadLettersTable = "events.dead_letters";
+// `params` with kDeadLettersTable added to "filter-tables" (wal2json skips those first).
+std::vector<Wal2jsonParam> without_own_tables(std::vector<Wal2jsonParam> params);
+
 // The value of "format-version" (1 when absent, as in wal2json itself).
 int wal2json_format_version(const std::vector<Wal2jsonParam>& params);
 

@@ -26,6 +26,9 @@ class Bridge : private WorkerProcess::Owner {
     virtual void on_acknowledged(Bridge& bridge) = 0;
     // The worker exited after a shutdown request (or was killed at its deadline).
     virtual void on_worker_stopped(Bridge& bridge) = 0;
+    // `message` (seq held in the ledger) can never be delivered: write it to the dead letters,
+    // then call dead_letter_written(seq).
+    virtual void on_dead_letter(Bridge& bridge, ipc::Publish&& message, const std::string& error) = 0;
   };
 
   // `owner` must outlive the bridge.
@@ -36,8 +39,16 @@ class Bridge : private WorkerProcess::Owner {
 
   void start() { worker_.start(); }
   // Records the event in the ledger and sends it on when the worker is ready; returns where
-  // it went.
+  // it went. One too large for the frame limit or the upstream's max_message_bytes is not
+  // sent: it goes to the dead letters at once.
   Delivery submit(ipc::Publish&& message);
+  // Its dead letter `seq` is in events.dead_letters: the sources may let it go.
+  void dead_letter_written(uint64_t seq);
+  // Called every second: a bridge with events outstanding and no acknowledgement for
+  // stall_timeout is stalled (not ready) and, if its worker says it is connected (a hung
+  // connection, a hung worker), its worker is restarted.
+  void check_stall();
+  bool stalled() const { return stalled_; }
 
   const std::string& name() const { return name_; }
   const BridgeSpec& spec() const { return spec_; }
@@ -48,14 +59,23 @@ class Bridge : private WorkerProcess::Owner {
 
  private:
   // WorkerProcess::Owner
-  void on_acknowledged() override { owner_.on_acknowledged(*this); }
+  void on_acknowledged() override;
   void on_worker_stopped() override { owner_.on_worker_stopped(*this); }
+  void on_gave_up(ipc::Publish&& message, const std::string& error) override;
+  // Why `message` can never be sent, or "".
+  std::string too_large(const ipc::Publish& message) const;
 
+  uv_loop_t* loop_;
   std::string name_;
   BridgeSpec spec_;
   Owner& owner_;
+  uint64_t max_message_bytes_;
+  uint64_t stall_timeout_ms_;  // 0: never stalled
+  uint64_t progress_ms_ = 0;   // the last acknowledgement, or since when events are outstanding
+  bool stalled_ = false;
   Ledger ledger_;
   WorkerProcess worker_;  // after ledger_, which it refers to
+  uint64_t dead_letters_ = 0;  // written
 };
 
 }  // namespace pgep

@@ -22,6 +22,11 @@ uint64_t Ledger::append(ipc::Publish&& message) {
   return entries_.back().seq;
 }
 
+uint64_t Ledger::append_held() {
+  held_.insert(next_seq_);
+  return next_seq_++;
+}
+
 size_t Ledger::acknowledge(uint64_t seq) {
   size_t dropped = 0;
   while (!entries_.empty() && entries_.front().seq <= seq) {
@@ -29,8 +34,27 @@ size_t Ledger::acknowledge(uint64_t seq) {
     entries_.pop_front();
     ++dropped;
   }
-  if (seq > last_acknowledged_) last_acknowledged_ = seq;
   return dropped;
+}
+
+bool Ledger::take(uint64_t seq, ipc::Publish& message) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), seq,
+                             [](const ipc::Publish& entry, uint64_t s) { return entry.seq < s; });
+  if (it == entries_.end() || it->seq != seq) return false;
+  bytes_ -= cost(*it);
+  message = std::move(*it);
+  entries_.erase(it);
+  held_.insert(seq);
+  return true;
+}
+
+void Ledger::release(uint64_t seq) { held_.erase(seq); }
+
+uint64_t Ledger::last_acknowledged() const {
+  uint64_t first_open = next_seq_;
+  if (!entries_.empty()) first_open = entries_.front().seq;
+  if (!held_.empty()) first_open = std::min(first_open, *held_.begin());
+  return first_open - 1;
 }
 
 bool all_acknowledged(const Deliveries& deliveries) {

@@ -1,5 +1,7 @@
 #include "supervisor/link.h"
 
+#include <algorithm>
+
 namespace pgep {
 
 namespace {
@@ -23,9 +25,9 @@ void Link::pump() {
   if (stream_->closed()) return;
   const auto& entries = ledger_.entries();
   if (entries.empty() || entries.back().seq <= sent_upto_) return;
-  // Entries are in seq order: find the first one not yet sent.
-  auto it = entries.begin();
-  if (sent_upto_ >= entries.front().seq) it += static_cast<std::ptrdiff_t>(sent_upto_ - entries.front().seq + 1);
+  // Entries are in seq order, with gaps where dead letters left: find the first one not yet sent.
+  auto it = std::upper_bound(entries.begin(), entries.end(), sent_upto_,
+                             [](uint64_t s, const ipc::Publish& entry) { return s < entry.seq; });
   for (; it != entries.end() && stream_->pending_bytes() < kMaxLinkBytes; ++it) {
     stream_->send(*it);
     sent_upto_ = it->seq;
@@ -42,7 +44,12 @@ void Link::on_frame(ipc::Frame&& frame) {
   }
   if (auto* hello = std::get_if<ipc::Hello>(&frame)) return handler_.on_hello(*hello);
   if (auto* stats = std::get_if<ipc::Stats>(&frame)) return handler_.on_stats(*stats);
-  if (auto* nack = std::get_if<ipc::Nack>(&frame)) return handler_.on_nack(*nack);
+  if (auto* nack = std::get_if<ipc::Nack>(&frame)) {
+    if (nack->seq > sent_upto_) {
+      return handler_.on_link_broken("refused seq " + std::to_string(nack->seq) + " it was never sent");
+    }
+    return handler_.on_nack(*nack);
+  }
   handler_.on_link_broken(std::string("sent an unexpected ") + ipc::frame_type_name(ipc::frame_type(frame)) + " frame");
 }
 

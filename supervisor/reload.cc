@@ -102,7 +102,8 @@ void Supervisor::free_retired_soon() {
 void Supervisor::free_retired() {
   auto unused = [this](const std::unique_ptr<Bridge>& bridge) {
     const Ledger& ledger = bridge->ledger();
-    return bridge->worker().stopped() && !(wal_ && wal_->refers_to(ledger)) && !(outbox_ && outbox_->refers_to(ledger));
+    return bridge->worker().stopped() && !(wal_ && wal_->refers_to(ledger)) && !(outbox_ && outbox_->refers_to(ledger)) &&
+           !dead_letters_.refers_to(ledger);
   };
   size_t before = retired_.size();
   retired_.erase(std::remove_if(retired_.begin(), retired_.end(), unused), retired_.end());

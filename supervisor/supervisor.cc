@@ -17,10 +17,13 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::s
       config_(std::move(config)),
       janitor_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
       retire_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      watchdog_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      dead_letters_(loop, config_.database.uri, *this),
       soon_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
       deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   janitor_timer_.get()->data = this;
   retire_timer_.get()->data = this;
+  watchdog_timer_.get()->data = this;
   soon_timer_.get()->data = this;
   deadline_timer_.get()->data = this;
   for (auto& [name, wanted] : plan_bridges(config_)) bridges_.push_back(make_bridge(name, wanted));
@@ -95,6 +98,11 @@ int Supervisor::run() {
            (metrics_ ? "; metrics on http://" + config_.daemon.metrics_listen + "/metrics" : ""));
   started_ = true;
   for (auto& bridge : bridges_) bridge->start();
+  uv_timer_start(watchdog_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Supervisor*>(t->data);
+    if (self->shutting_down_) return;  // shutdown_timeout bounds the wait then
+    for (auto& bridge : self->bridges_) bridge->check_stall();
+  }, 1000, 1000);
   if (notify_) notify_->start();
   if (outbox_) outbox_->start();
   if (wal_) wal_->start();
@@ -203,8 +211,21 @@ void Supervisor::update_backpressure() {
   if (wal_ && all_below_low_water(wal_bridges_)) wal_->resume();
 }
 
+void Supervisor::on_dead_letter(Bridge& bridge, ipc::Publish&& message, const std::string& error) {
+  dead_letters_.add(bridge.ledger(), bridge.name(), std::move(message), error);
+}
+
+void Supervisor::on_dead_letter_written(const Ledger& ledger, uint64_t seq) {
+  for (auto* bridges : {&bridges_, &retired_}) {
+    for (auto& bridge : *bridges) {
+      if (&bridge->ledger() == &ledger) return bridge->dead_letter_written(seq);
+    }
+  }
+}
+
+// Events not yet confirmed by a broker or written as dead letters.
 size_t Supervisor::events_in_flight() const {
-  size_t total = 0;
+  size_t total = dead_letters_.pending();
   for (const auto& bridge : bridges_) total += bridge->ledger().size();
   for (const auto& bridge : retired_) total += bridge->ledger().size();
   return total;
@@ -252,10 +273,12 @@ void Supervisor::on_worker_stopped(Bridge&) {
   if (workers_stopping_ && all_stopped()) finish();
 }
 
-// Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker.
+// Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker and is
+// not stalled.
 bool Supervisor::ready() const {
   if (shutting_down_ || (notify_ && !notify_ready_) || (wal_ && !wal_ready_)) return false;
-  return std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) { return b->worker().broker_connected(); });
+  return std::all_of(bridges_.begin(), bridges_.end(),
+                     [](const auto& b) { return b->worker().broker_connected() && !b->stalled(); });
 }
 
 Snapshot Supervisor::snapshot() const {
@@ -319,6 +342,7 @@ void Supervisor::finish() {
   sighup_.reset();
   janitor_timer_.reset();
   retire_timer_.reset();
+  watchdog_timer_.reset();
   soon_timer_.reset();
   deadline_timer_.reset();
   uv_stop(loop_);

@@ -30,6 +30,7 @@
 #include "supervisor/admin/status.h"
 #include "supervisor/bridge.h"
 #include "supervisor/bridge_plan.h"
+#include "supervisor/dead_letters.h"
 #include "supervisor/router.h"
 #include "supervisor/sources/notify_source.h"
 #include "supervisor/sources/outbox_source.h"
@@ -41,6 +42,7 @@ class Supervisor : public NotifySource::Listener,
                    public OutboxSource::Listener,
                    public WalSource::Listener,
                    public Bridge::Owner,
+                   public DeadLetters::Listener,
                    public Control::Handler {
  public:
   // `input` is where the configuration came from, read again on reload.
@@ -64,6 +66,9 @@ class Supervisor : public NotifySource::Listener,
   // Bridge::Owner
   void on_acknowledged(Bridge& bridge) override;
   void on_worker_stopped(Bridge& bridge) override;
+  void on_dead_letter(Bridge& bridge, ipc::Publish&& message, const std::string& error) override;
+  // DeadLetters::Listener
+  void on_dead_letter_written(const Ledger& ledger, uint64_t seq) override;
   // Control::Handler
   std::string control_status() override;
   std::string control_stop() override;
@@ -107,11 +112,13 @@ class Supervisor : public NotifySource::Listener,
   std::vector<std::unique_ptr<Bridge>> retired_;
   UvHandle<uv_timer_t> janitor_timer_;  // frees them outside their own callbacks
   UvHandle<uv_timer_t> retire_timer_;   // stops the ones still running shutdown_timeout after a reload
+  UvHandle<uv_timer_t> watchdog_timer_; // every second: is some bridge stalled?
 
-  // Sources, each present while some bridge reads it.
+  // Sources, each present while some bridge reads it; and where what no broker takes goes.
   std::unique_ptr<NotifySource> notify_;
   std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
+  DeadLetters dead_letters_;
   bool notify_ready_ = false;
   bool wal_ready_ = false;
   EventsReceived received_;

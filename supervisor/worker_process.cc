@@ -101,8 +101,15 @@ void WorkerProcess::on_stats(const ipc::Stats& stats) { stats_ = stats.counters;
 
 void WorkerProcess::on_nack(const ipc::Nack& nack) {
   last_error_ = nack.error;
-  log_.warn("seq " + std::to_string(nack.seq) + " refused by the broker: " + nack.error +
-            (nack.retryable ? " (it will be published again)" : ""));
+  if (nack.retryable) {
+    return log_.warn("seq " + std::to_string(nack.seq) + " refused by the broker: " + nack.error +
+                     " (it will be published again)");
+  }
+  // The worker gave up on it and acknowledges past it: the ledger holds its seq meanwhile.
+  ipc::Publish message;
+  if (!ledger_.take(nack.seq, message)) return;  // acknowledged already: nothing to give up
+  owner_.on_gave_up(std::move(message), nack.error);
+  pump();
 }
 
 void WorkerProcess::on_hello(const ipc::Hello& hello) {
@@ -138,6 +145,7 @@ void WorkerProcess::on_link_closed(const std::string& reason) {
 }
 
 void WorkerProcess::on_exit(int64_t status, int signal) {
+  uv_timer_stop(deadline_timer_.get());
   process_.reset();
   link_.reset();
   pid_ = 0;
@@ -145,7 +153,6 @@ void WorkerProcess::on_exit(int64_t status, int signal) {
   for (const char* key : kCumulative) earlier_[key] += stat_of_current(key);
   stats_.clear();
   if (state_ == State::Stopping || state_ == State::Stopped) {
-    uv_timer_stop(deadline_timer_.get());
     state_ = State::Stopped;
     owner_.on_worker_stopped();
     return;
@@ -197,7 +204,12 @@ bool WorkerProcess::restart() {
   if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return false;
   if (uv_process_kill(process_.get(), SIGTERM) != 0) return false;  // it is exiting already
   restart_requested_ = true;
-  log_.info("restarting its worker on request");
+  log_.info("restarting its worker");
+  // A hung worker (its loop blocked) does not hear SIGTERM.
+  uv_timer_start(deadline_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<WorkerProcess*>(t->data);
+    if (self->process_) self->kill_worker("did not exit in time");
+  }, kWorkerExitMs, 0);
   return true;
 }
 

@@ -35,6 +35,9 @@ class WorkerProcess : public Link::Handler {
     virtual void on_acknowledged() = 0;
     // The worker exited after a shutdown request (or was killed at its deadline).
     virtual void on_worker_stopped() = 0;
+    // The worker gave up on `message` (refused more than dead_letter_after times); its seq is
+    // held in the ledger until its dead letter is written.
+    virtual void on_gave_up(ipc::Publish&& message, const std::string& error) = 0;
   };
   enum class State { Idle, Starting, Running, Restarting, Stopping, Stopped };
 

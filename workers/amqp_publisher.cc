@@ -2,6 +2,7 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <sys/socket.h>
 
 #include <stdexcept>
 #include <vector>
@@ -18,6 +19,7 @@ constexpr int kChannel = 1;
 constexpr int kFrameMax = 131072;
 constexpr long kTimeoutSeconds = 10;
 constexpr size_t kMaxShortString = 255;  // AMQP routing keys are short strings
+constexpr uint16_t kConnectionForced = 320;
 
 std::string bytes_text(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 
@@ -83,6 +85,11 @@ void AmqpPublisher::connect() {
   std::string problem = open_connection();
   if (!problem.empty()) return lost(problem);
   int fd = amqp_get_sockfd(connection_);
+  // rabbitmq-c writes with blocking sends and no deadline: a broker that stops reading (a
+  // frozen peer; connection.blocked arrives only after the alarm) would hold the worker's loop
+  // for ever. A send that waits this long fails, and the connection is given up.
+  timeval send_deadline{kTimeoutSeconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_deadline, sizeof send_deadline);
   poll_ = UvHandle<uv_poll_t>([&](uv_poll_t* p) { return uv_poll_init(loop_, p, fd); });
   poll_.get()->data = this;
   uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int status, int) {
@@ -127,9 +134,20 @@ std::string AmqpPublisher::open_connection() {
   if (status != AMQP_STATUS_OK) {
     return "cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + amqp_error_string2(status);
   }
+  // RabbitMQ tells of its alarms (connection.blocked) only to clients that say they understand;
+  // rabbitmq-c merges this with its own capabilities.
+  amqp_table_entry_t capability;
+  capability.key = amqp_cstring_bytes("connection.blocked");
+  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability.value.value.boolean = 1;
+  amqp_table_entry_t property;
+  property.key = amqp_cstring_bytes("capabilities");
+  property.value.kind = AMQP_FIELD_KIND_TABLE;
+  property.value.value.table = amqp_table_t{1, &capability};
+  amqp_table_t properties{1, &property};
   std::string problem = reply_error(
-      amqp_login(connection_, vhost_.c_str(), 0, kFrameMax, heartbeat_s_, AMQP_SASL_METHOD_PLAIN,
-                 user_.c_str(), password_.c_str()),
+      amqp_login_with_properties(connection_, vhost_.c_str(), 0, kFrameMax, heartbeat_s_, &properties,
+                                 AMQP_SASL_METHOD_PLAIN, user_.c_str(), password_.c_str()),
       ("login to vhost \"" + vhost_ + "\" as \"" + user_ + "\"").c_str());
   if (!problem.empty()) return problem;
   amqp_channel_open(connection_, kChannel);
@@ -214,20 +232,21 @@ void AmqpPublisher::handle_method(const amqp_frame_t& frame) {
     }
     case AMQP_BASIC_RETURN_METHOD:
       return note_return(*static_cast<amqp_basic_return_t*>(frame.payload.method.decoded), frame.channel);
-    case AMQP_CHANNEL_CLOSE_METHOD: {
+    case AMQP_CHANNEL_CLOSE_METHOD: {  // e.g. 406 for a message over max_message_size
       auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-      return lost("the broker closed the channel: " + bytes_text(m->reply_text));
+      return lost("the broker closed the channel: " + bytes_text(m->reply_text), /*by_broker=*/true);
     }
     case AMQP_CONNECTION_CLOSE_METHOD: {
       auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
-      return lost("the broker closed the connection: " + bytes_text(m->reply_text));
+      // 320 (connection-forced) is the broker stopping or an operator closing us: no refusal.
+      return lost("the broker closed the connection: " + bytes_text(m->reply_text), m->reply_code != kConnectionForced);
     }
-    case AMQP_CONNECTION_BLOCKED_METHOD:
-      log_warn("RabbitMQ blocks publishing (connection.blocked: memory or disk alarm)");
-      return;
+    case AMQP_CONNECTION_BLOCKED_METHOD: {
+      auto* m = static_cast<amqp_connection_blocked_t*>(frame.payload.method.decoded);
+      return listener_.on_broker_blocked(true, "connection.blocked: " + bytes_text(m->reason));
+    }
     case AMQP_CONNECTION_UNBLOCKED_METHOD:
-      log_info("RabbitMQ unblocked publishing");
-      return;
+      return listener_.on_broker_blocked(false, "");
     default:
       return;
   }
@@ -273,8 +292,9 @@ void AmqpPublisher::confirm(uint64_t tag, bool multiple, bool acked) {
   }
 }
 
-void AmqpPublisher::lost(const std::string& reason) {
+void AmqpPublisher::lost(const std::string& reason, bool by_broker) {
   close_connection();
+  if (by_broker) return listener_.on_broker_closed(reason);
   listener_.on_broker_lost(reason);
 }
 

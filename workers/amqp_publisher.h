@@ -36,7 +36,8 @@ class AmqpPublisher : public Publisher {
   void handle_method(const amqp_frame_t& frame);
   void confirm(uint64_t tag, bool multiple, bool acked);
   void note_return(const amqp_basic_return_t& method, uint16_t channel);
-  void lost(const std::string& reason);
+  // The connection is gone; `by_broker`: the broker closed it over an error of ours.
+  void lost(const std::string& reason, bool by_broker = false);
   void close_connection();
 
   uv_loop_t* loop_;

@@ -13,9 +13,11 @@ std::optional<std::string> PublishWindow::add(ipc::Publish&& message) {
 }
 
 const ipc::Publish* PublishWindow::next() {
-  while (in_flight_ < limit_ && published_ < pending_.size()) {
+  size_t limit = probing_ ? 1 : limit_;
+  while (in_flight_ < limit && published_ < pending_.size()) {
     Pending& entry = pending_[published_++];
-    if (entry.confirmed) continue;  // the broker has it from an earlier connection
+    if (entry.confirmed || entry.refused) continue;  // the broker has it, or it waits apart
+    if (probing_) probe_seq_ = entry.message.seq;
     ++in_flight_;
     return &entry.message;
   }
@@ -34,6 +36,17 @@ auto locate(Entries& pending, uint64_t seq) -> decltype(&pending.front()) {
 
 }  // namespace
 
+PublishWindow::Pending* PublishWindow::entry(uint64_t seq) { return locate(pending_, seq); }
+
+void PublishWindow::end_probe(uint64_t seq) {
+  if (probing_ && seq == probe_seq_) {
+    probing_ = false;
+    probe_seq_ = 0;
+  }
+}
+
+uint64_t PublishWindow::probe_in_flight() const { return probing_ && in_flight_ > 0 ? probe_seq_ : 0; }
+
 const ipc::Publish* PublishWindow::find(uint64_t seq) const {
   const Pending* entry = locate(pending_, seq);
   return entry ? &entry->message : nullptr;
@@ -44,6 +57,7 @@ bool PublishWindow::confirm(uint64_t seq) {
   if (!entry || entry->confirmed) return false;
   entry->confirmed = true;
   if (in_flight_ > 0) --in_flight_;
+  end_probe(seq);
   return true;
 }
 
@@ -61,8 +75,32 @@ bool PublishWindow::refuse(uint64_t seq) {
   Pending* entry = locate(pending_, seq);
   if (!entry || entry->confirmed || entry->refused) return false;
   entry->refused = true;
+  ++entry->refusals;
   ++refused_;
   if (in_flight_ > 0) --in_flight_;
+  end_probe(seq);
+  return true;
+}
+
+uint32_t PublishWindow::count_refusal(uint64_t seq) {
+  Pending* found = entry(seq);
+  return found ? ++found->refusals : 0;
+}
+
+uint32_t PublishWindow::refusals(uint64_t seq) const {
+  const Pending* found = locate(pending_, seq);
+  return found ? found->refusals : 0;
+}
+
+bool PublishWindow::give_up(uint64_t seq) {
+  Pending* found = entry(seq);
+  if (!found || found->confirmed) return false;
+  if (found->refused) {
+    found->refused = false;
+    if (refused_ > 0) --refused_;
+  }
+  found->confirmed = true;
+  end_probe(seq);
   return true;
 }
 
@@ -78,10 +116,12 @@ std::vector<const ipc::Publish*> PublishWindow::take_refused() {
   return again;
 }
 
-void PublishWindow::restart() {
+void PublishWindow::restart(bool probe) {
   published_ = 0;
   in_flight_ = 0;
   refused_ = 0;
+  probing_ = probe;
+  probe_seq_ = 0;
   for (Pending& entry : pending_) entry.refused = false;  // published again in order, with the rest
 }
 

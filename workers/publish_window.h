@@ -2,8 +2,11 @@
 // broker: messages wait in seq order until the broker confirmed them; at most `limit` are
 // published and unconfirmed at once; confirmations may come out of order, but the supervisor
 // is acknowledged cumulatively, so only the confirmed prefix is acknowledged; after a
-// reconnect everything unconfirmed is published again, in order. Pure state: worker.cc does
-// the I/O.
+// reconnect everything unconfirmed is published again, in order. A connection lost with
+// messages in flight is followed by a probe: the first unconfirmed message goes out alone until
+// it is confirmed, so a message the broker closes the connection over is known by its seq. Each
+// message counts its refusals, so the worker can give up on one (a dead letter) and go on.
+// Pure state: worker.cc does the I/O.
 #pragma once
 
 #include <cstddef>
@@ -37,11 +40,20 @@ class PublishWindow {
   // held apart, to be published again alone (take_refused); the others go on. False for a seq
   // unknown, confirmed or refused already.
   bool refuse(uint64_t seq);
+  // Counts one more refusal of `seq` (refuse() counts too); returns how many it has had.
+  uint32_t count_refusal(uint64_t seq);
+  uint32_t refusals(uint64_t seq) const;
+  // The worker gave up on `seq` (its dead letter goes to the supervisor): it counts as
+  // confirmed, so the acknowledgement passes it. False for a seq unknown or confirmed already.
+  bool give_up(uint64_t seq);
   // The refused messages, to publish again now (in flight again).
   std::vector<const ipc::Publish*> take_refused();
   bool has_refused() const { return refused_ > 0; }
-  // A new connection (or none): nothing is published on it yet.
-  void restart();
+  // A new connection (or none): nothing is published on it yet. With `probe`, the first
+  // unconfirmed message goes out alone until it is confirmed or refused.
+  void restart(bool probe = false);
+  // The seq of the probe published on this connection and not yet answered, or 0.
+  uint64_t probe_in_flight() const;
 
   const ipc::Publish* find(uint64_t seq) const;
   size_t size() const { return pending_.size(); }
@@ -53,12 +65,17 @@ class PublishWindow {
     ipc::Publish message;
     bool confirmed = false;
     bool refused = false;
+    uint32_t refusals = 0;  // by the broker, on any connection
   };
+  Pending* entry(uint64_t seq);
+  void end_probe(uint64_t seq);
   size_t limit_;
   std::deque<Pending> pending_;  // received, not yet acknowledged to the supervisor, in seq order
   size_t published_ = 0;         // pending_[0, published_) went out on the current connection
   size_t in_flight_ = 0;         // published and not yet confirmed
   size_t refused_ = 0;           // entries refused and not yet published again
+  bool probing_ = false;         // only the first unconfirmed entry may be in flight
+  uint64_t probe_seq_ = 0;       // which one that is, once published
 };
 
 }  // namespace pgep

@@ -21,6 +21,12 @@ class PublisherListener {
   virtual void on_broker_connected() = 0;
   // The connection failed or was lost; nothing unconfirmed will be confirmed any more.
   virtual void on_broker_lost(const std::string& reason) = 0;
+  // The same, but the broker itself closed it with an error (AMQP channel.close): a message
+  // alone on the connection (a probe) counts it as a refusal.
+  virtual void on_broker_closed(const std::string& reason) = 0;
+  // The broker stops taking messages for now (RabbitMQ's connection.blocked: a memory or disk
+  // alarm), or takes them again. Nothing is published meanwhile: a publish would block.
+  virtual void on_broker_blocked(bool blocked, const std::string& reason) = 0;
   // The broker took responsibility for the message.
   virtual void on_confirmed(uint64_t seq) = 0;
   // The broker refused the message (AMQP nack, a return with unroutable = error, a Redis

@@ -11,8 +11,10 @@ namespace pgep {
 
 namespace {
 
-// hiredis 0.14 has no connect timeout of its own.
+// hiredis 0.14 has no connect timeout, nor a reply timeout, of its own.
 constexpr uint64_t kConnectTimeoutMs = 10000;
+constexpr uint64_t kReplyTimeoutMs = 10000;
+constexpr uint64_t kReplyCheckMs = 1000;
 
 RedisPublisher* owner(const redisAsyncContext* context) {
   return static_cast<RedisPublisher*>(context->data);
@@ -23,7 +25,8 @@ RedisPublisher* owner(const redisAsyncContext* context) {
 RedisPublisher::RedisPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
     : loop_(loop),
       listener_(listener),
-      connect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+      connect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      reply_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   std::string error;
   std::optional<Uri> uri = parse_uri(settings.text("uri"), error);
   if (!uri) throw std::runtime_error("redis uri: " + error);
@@ -33,6 +36,7 @@ RedisPublisher::RedisPublisher(uv_loop_t* loop, const Settings& settings, Publis
   password_ = uri->password;
   database_ = uri->path.value_or("");
   connect_timer_.get()->data = this;
+  reply_timer_.get()->data = this;
 }
 
 RedisPublisher::~RedisPublisher() { drop_context(); }
@@ -55,6 +59,7 @@ void RedisPublisher::connect() {
   }
   redisAsyncSetConnectCallback(context_, on_connect);
   redisAsyncSetDisconnectCallback(context_, on_disconnect);
+  redisEnableKeepAlive(&context_->c);  // a peer gone without a word is noticed when idle too
   uv_timer_start(connect_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<RedisPublisher*>(t->data);
     if (!self->ready_) self->lost("no connection after 10 s");
@@ -68,7 +73,7 @@ void RedisPublisher::on_connect(const redisAsyncContext* context, int status) {
     self->context_ = nullptr;  // hiredis frees it after this callback
     return self->lost(context->errstr);
   }
-  // AUTH and SELECT go first; PUBLISH waits until both answered, so a wrong password is
+  // AUTH and SELECT go first; PUBLISH waits until they answered, so a wrong password is
   // one clear error rather than a NOAUTH reply to every message.
   auto* c = const_cast<redisAsyncContext*>(context);
   if (self->password_) {
@@ -84,9 +89,20 @@ void RedisPublisher::on_connect(const redisAsyncContext* context, int status) {
     ++self->setup_replies_awaited_;
     redisAsyncCommand(c, on_setup_reply, nullptr, "SELECT %b", self->database_.data(), self->database_.size());
   }
-  if (self->setup_replies_awaited_ == 0) {
-    self->ready_ = true;
-    self->listener_.on_broker_connected();
+  // And a PING, so that a connection is called connected only once Redis answered on it (a
+  // peer that accepts and says nothing is not a broker).
+  ++self->setup_replies_awaited_;
+  redisAsyncCommand(c, on_setup_reply, nullptr, "PING");
+  uv_timer_start(self->reply_timer_.get(), [](uv_timer_t* t) {
+    static_cast<RedisPublisher*>(t->data)->check_replies();
+  }, kReplyCheckMs, kReplyCheckMs);
+}
+
+void RedisPublisher::check_replies() {
+  uint64_t now = uv_now(loop_);
+  if (context_ && replies_awaited_ > 0 && now - last_reply_ms_ >= kReplyTimeoutMs) {
+    lost("no reply from Redis for " + std::to_string(kReplyTimeoutMs / 1000) + " s with " +
+         std::to_string(replies_awaited_) + " awaited");
   }
 }
 
@@ -114,6 +130,7 @@ void RedisPublisher::on_disconnect(const redisAsyncContext* context, int status)
 
 void RedisPublisher::publish(const ipc::Publish& message) {
   if (!context_) return;
+  if (replies_awaited_++ == 0) last_reply_ms_ = uv_now(loop_);
   redisAsyncCommand(context_, on_publish_reply, seq_as_pointer(message.seq), "PUBLISH %b %b",
                     message.routing_key.data(), message.routing_key.size(), message.body.data(),
                     message.body.size());
@@ -124,6 +141,8 @@ void RedisPublisher::on_publish_reply(redisAsyncContext* context, void* reply, v
   if (!self || !reply) return;  // a reply freed with its connection: the worker resends
   auto* r = static_cast<redisReply*>(reply);
   uint64_t seq = pointer_as_seq(privdata);
+  if (self->replies_awaited_ > 0) --self->replies_awaited_;
+  self->last_reply_ms_ = uv_now(self->loop_);
   if (r->type == REDIS_REPLY_ERROR) {
     return self->listener_.on_refused(seq, std::string(r->str, r->len));
   }
@@ -139,7 +158,9 @@ void RedisPublisher::disconnect() { drop_context(); }
 
 void RedisPublisher::drop_context() {
   uv_timer_stop(connect_timer_.get());
+  uv_timer_stop(reply_timer_.get());
   setup_replies_awaited_ = 0;
+  replies_awaited_ = 0;
   ready_ = false;
   if (!context_) return;
   redisAsyncContext* context = context_;

@@ -1,6 +1,8 @@
 // Redis: PUBLISH to the topic, pipelined (hiredis async on the worker's libuv loop). PUBLISH's
 // reply is the broker's confirmation; it counts the subscribers that received the message,
-// which may be none: Redis pub/sub is not durable (see README).
+// which may be none: Redis pub/sub is not durable (see README). hiredis 0.14's async context
+// has no reply timeout: a connection whose replies stop for kReplyTimeoutMs while some are
+// awaited (a half-open connection, a frozen server) is given up, and TCP keepalives are on.
 #pragma once
 
 #include <hiredis/async.h>
@@ -31,6 +33,7 @@ class RedisPublisher : public Publisher {
   static void on_publish_reply(redisAsyncContext* context, void* reply, void* privdata);
   void lost(const std::string& reason);
   void drop_context();
+  void check_replies();
 
   uv_loop_t* loop_;
   PublisherListener& listener_;
@@ -41,8 +44,11 @@ class RedisPublisher : public Publisher {
   std::string database_;
   redisAsyncContext* context_ = nullptr;
   UvHandle<uv_timer_t> connect_timer_;
+  UvHandle<uv_timer_t> reply_timer_;
   int setup_replies_awaited_ = 0;
   bool ready_ = false;
+  uint64_t replies_awaited_ = 0;  // PUBLISHes sent on this connection and not answered
+  uint64_t last_reply_ms_ = 0;    // or when the first of them was sent
 };
 
 }  // namespace pgep

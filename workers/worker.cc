@@ -70,6 +70,7 @@ void Worker::configure(const ipc::Configure& configure) {
   try {
     window_.set_limit(settings.number("max_in_flight"));
     log_messages_ = configure.settings.count("log_messages") && settings.flag("log_messages");
+    if (configure.settings.count("dead_letter_after")) dead_letter_after_ = settings.count_or_never("dead_letter_after");
     publisher_ = make_publisher(loop_, configure.settings, *this);
   } catch (const std::exception& e) {
     log_error("cannot configure bridge " + bridge_ + ": " + e.what());
@@ -94,7 +95,7 @@ void Worker::pump() {
   // the loop below then goes on, so a nested call has nothing to do.
   if (pumping_) return;
   pumping_ = true;
-  while (connected_) {
+  while (connected_ && !blocked_) {
     const ipc::Publish* message = window_.next();
     if (!message) break;
     publish(*message);
@@ -132,6 +133,7 @@ void Worker::acknowledge_confirmed_prefix() {
 void Worker::on_refused(uint64_t seq, const std::string& reason) {
   ++count_refused_;
   if (!window_.refuse(seq)) return;  // from a connection given up on, or refused already
+  if (over_refusal_limit(seq)) return give_up(seq, reason);
   stream_->send(ipc::Nack{seq, reason, true});
   stream_->flush();
   if (refusal_retry_.scheduled()) return;
@@ -141,8 +143,26 @@ void Worker::on_refused(uint64_t seq, const std::string& reason) {
   }
 }
 
+bool Worker::over_refusal_limit(uint64_t seq) const {
+  return dead_letter_after_ && window_.refusals(seq) > *dead_letter_after_;
+}
+
+// The Nack goes before the acknowledgement that passes the seq: the supervisor holds the event
+// until its dead letter is written.
+void Worker::give_up(uint64_t seq, const std::string& reason) {
+  const ipc::Publish* message = window_.find(seq);
+  std::string id = message ? message->message_id : std::to_string(seq);
+  std::string why = "refused " + std::to_string(window_.refusals(seq)) + " times, last: " + reason;
+  if (!window_.give_up(seq)) return;
+  log_.error("message " + id + " " + why + "; giving up on it (dead letter)");
+  stream_->send(ipc::Nack{seq, why, false});
+  stream_->flush();
+  acknowledge_confirmed_prefix();
+  pump();
+}
+
 void Worker::publish_refused_again() {
-  if (!connected_) return;  // a reconnection publishes everything unconfirmed anyway
+  if (!connected_ || blocked_) return;  // a reconnection, or the unblocking, publishes it
   pumping_ = true;  // as in pump(): an answer inside publish() starts no pass of its own
   for (const ipc::Publish* message : window_.take_refused()) publish(*message);
   pumping_ = false;
@@ -160,16 +180,36 @@ void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
 void Worker::on_broker_connected() {
   connected_ = true;
   reconnect_.succeeded();
-  log_.info("broker connected; " + std::to_string(window_.size()) +
-           " message(s) to publish");
-  window_.restart();
+  // The window was restarted when the connection before was lost (with a probe, if need be).
+  log_.info("broker connected; " + std::to_string(window_.size()) + " message(s) to publish");
   pump();
 }
 
-void Worker::on_broker_lost(const std::string& reason) {
+void Worker::on_broker_blocked(bool blocked, const std::string& reason) {
+  blocked_ = blocked;
+  if (blocked) {
+    log_.warn("the broker blocks publishing (" + reason + "); " + std::to_string(window_.size()) +
+              " message(s) wait, and the bridge is not ready");
+    return;
+  }
+  log_.info("the broker takes messages again");
+  if (window_.has_refused() && !refusal_retry_.scheduled()) return publish_refused_again();
+  pump();
+}
+
+void Worker::lose_broker(const std::string& reason, bool closed_by_broker) {
   bool was_connected = connected_;
   connected_ = false;
-  window_.restart();
+  blocked_ = false;
+  // A probe alone on the connection when the broker closed it is what the broker refused.
+  uint64_t probe = window_.probe_in_flight();
+  bool unconfirmed = window_.in_flight() > 0;
+  window_.restart(/*probe=*/unconfirmed || probe != 0);
+  if (probe != 0 && closed_by_broker) {
+    window_.count_refusal(probe);
+    ++count_refused_;
+    if (over_refusal_limit(probe)) give_up(probe, reason);
+  }
   if (reconnect_.failed(reason, was_connected)) {
     log_.warn(std::string("broker ") + (was_connected ? "lost" : "unreachable") + ": " +
              reason + "; retrying with backoff");
@@ -180,7 +220,8 @@ void Worker::send_stats() {
   ipc::Stats stats;
   stats.counters = {{"published", count_published_}, {"confirmed", count_confirmed_},
                     {"unroutable", count_unroutable_}, {"refused", count_refused_},
-                    {"connected", connected_ ? 1u : 0u}, {"in_flight", window_.in_flight()},
+                    {"connected", connected_ && !blocked_ ? 1u : 0u}, {"blocked", blocked_ ? 1u : 0u},
+                    {"in_flight", window_.in_flight()},
                     {"pending", window_.size()}};
   stream_->send(stats);
   stream_->flush();

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ipc/frame_stream.h"
@@ -37,7 +38,9 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void on_stream_closed(const std::string& reason) override;
   // PublisherListener
   void on_broker_connected() override;
-  void on_broker_lost(const std::string& reason) override;
+  void on_broker_lost(const std::string& reason) override { lose_broker(reason, false); }
+  void on_broker_closed(const std::string& reason) override { lose_broker(reason, true); }
+  void on_broker_blocked(bool blocked, const std::string& reason) override;
   void on_confirmed(uint64_t seq) override;
   void on_refused(uint64_t seq, const std::string& reason) override;
   void on_unroutable(uint64_t seq, const std::string& reason) override;
@@ -48,6 +51,10 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void acknowledge_confirmed_prefix();
   void schedule_connect();
   void publish_refused_again();
+  void lose_broker(const std::string& reason, bool closed_by_broker);
+  // Refused more than dead_letter_after times: the supervisor writes it to the dead letters.
+  bool over_refusal_limit(uint64_t seq) const;
+  void give_up(uint64_t seq, const std::string& reason);
   void publish(const ipc::Publish& message);  // counted, logged with log_messages
   void send_stats();
   void stop(int status);
@@ -62,8 +69,10 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   std::string bridge_;
   Logger log_;
   bool log_messages_ = false;
+  std::optional<uint64_t> dead_letter_after_;  // nullopt: never give up
   bool configured_ = false;
   bool connected_ = false;
+  bool blocked_ = false;  // connected, but the broker takes nothing for now
   bool shutting_down_ = false;
   bool stopping_ = false;
   bool pumping_ = false;

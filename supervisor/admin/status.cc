@@ -38,7 +38,9 @@ std::string bridge_json(const BridgeSnapshot& b) {
       .add("published", b.published)
       .add("acknowledged", b.acknowledged)
       .add("unroutable", b.unroutable)
+      .add("dead_letters", b.dead_letters)
       .add("restarts", b.restarts)
+      .add("stalled", b.stalled)
       .add("last_error", b.last_error)
       .add("retired", b.retired)
       .str();
@@ -96,6 +98,10 @@ std::string metrics_text(const Snapshot& snapshot) {
        [](const BridgeSnapshot& b) { return b.in_flight; }},
       {"pgep_bridge_in_flight_bytes", "gauge", "Bytes of the events waiting in the ledger",
        [](const BridgeSnapshot& b) { return b.in_flight_bytes; }},
+      {"pgep_bridge_dead_letters_total", "counter", "Messages written to events.dead_letters",
+       [](const BridgeSnapshot& b) { return b.dead_letters; }},
+      {"pgep_bridge_stalled", "gauge", "1 while events are outstanding and none was acknowledged for stall_timeout",
+       [](const BridgeSnapshot& b) { return uint64_t{b.stalled ? 1u : 0u}; }},
       {"pgep_worker_restarts_total", "counter", "Times the bridge's worker was restarted",
        [](const BridgeSnapshot& b) { return b.restarts; }},
       {"pgep_broker_connected", "gauge", "1 when the bridge's worker is connected to its broker",

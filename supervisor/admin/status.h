@@ -23,7 +23,9 @@ struct BridgeSnapshot {
   uint64_t acknowledged = 0;
   uint64_t unroutable = 0;
   uint64_t refused = 0;
+  uint64_t dead_letters = 0;  // written to events.dead_letters
   uint64_t restarts = 0;
+  bool stalled = false;  // events outstanding and no acknowledgement for a while
   std::string last_error;
   bool retired = false;  // a reload removed it; it is shown until it is gone
 };

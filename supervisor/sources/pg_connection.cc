@@ -1,5 +1,7 @@
 #include "supervisor/sources/pg_connection.h"
 
+#include <vector>
+
 namespace pgep {
 
 std::string pg_result_error(const PGresult* result) {
@@ -10,10 +12,41 @@ std::string pg_result_error(const PGresult* result) {
 
 void PgConnection::connect(const std::string& uri, bool replication) {
   close();
+  uri_ = uri;
+  replication_ = replication;
+  HostList hosts = hosts_of(uri);
+  bool names = false;
+  for (const std::string& host : hosts.hosts) names = names || is_host_name(host);
+  if (hosts.has_hostaddr || !names) return start_connect("");
+  connecting_ = true;
+  lookup_.start(hosts.hosts, [this](const std::string& hostaddr, const std::string& problem) {
+    if (!problem.empty()) {
+      connecting_ = false;
+      return callbacks_.failed(problem);
+    }
+    start_connect(hostaddr);
+  });
+}
+
+// Every connection notices a peer gone without a word: TCP keepalives after 10 s of silence
+// (the NOTIFY and outbox sessions mostly only read), and data the peer has not acknowledged
+// for 30 s fails the socket. Given before the URI, so the URI's own settings win.
+void PgConnection::start_connect(const std::string& hostaddr) {
+  std::vector<const char*> keywords = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "dbname", "fallback_application_name"};
+  std::vector<const char*> values = {"1", "10", "5", "3", "30000", uri_.c_str(), "pg-event-proxy"};
+  if (replication_) {
+    keywords.push_back("replication");
+    values.push_back("database");
+  }
+  if (!hostaddr.empty()) {  // resolved off the loop; the names stay for TLS and .pgpass
+    keywords.push_back("hostaddr");
+    values.push_back(hostaddr.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
   // The URI's own application_name wins; pg-event-proxy's name is the fallback, as the seed did.
-  const char* keywords[] = {"dbname", "fallback_application_name", replication ? "replication" : nullptr, nullptr};
-  const char* values[] = {uri.c_str(), "pg-event-proxy", replication ? "database" : nullptr, nullptr};
-  conn_.reset(PQconnectStartParams(keywords, values, /*expand_dbname=*/1));
+  conn_.reset(PQconnectStartParams(keywords.data(), values.data(), /*expand_dbname=*/1));
   if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) return callbacks_.failed(error());
   connecting_ = true;
   continue_connect();
@@ -26,6 +59,7 @@ std::string PgConnection::error() const {
 }
 
 void PgConnection::close() {
+  lookup_.cancel();
   held_.reset();
   poll_.reset();
   polled_fd_ = -1;
@@ -42,6 +76,15 @@ void PgConnection::watch_reads(bool on) {
 
 bool PgConnection::send_query(const std::string& sql) {
   if (!PQsendQuery(conn_.get(), sql.c_str())) {
+    callbacks_.failed(error());
+    return false;
+  }
+  return flush();
+}
+
+bool PgConnection::send_query_params(const char* sql, std::span<const char* const> values) {
+  if (!PQsendQueryParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                         /*resultFormat=*/0)) {
     callbacks_.failed(error());
     return false;
   }

@@ -8,9 +8,11 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "shared/uv_handle.h"
+#include "supervisor/sources/host_lookup.h"
 
 namespace pgep {
 
@@ -27,17 +29,21 @@ class PgConnection {
     std::function<void(const std::string& reason)> failed;
   };
 
-  PgConnection(uv_loop_t* loop, Callbacks callbacks) : loop_(loop), callbacks_(std::move(callbacks)) {}
+  PgConnection(uv_loop_t* loop, Callbacks callbacks)
+      : loop_(loop), callbacks_(std::move(callbacks)), lookup_(loop) {}
   ~PgConnection() { close(); }
 
-  // Starts connecting to `uri`; pg-event-proxy is the application_name unless the URI says
-  // otherwise. `replication` adds replication=database (for the WAL).
+  // Starts connecting to `uri` (its host names resolved first, off the loop: HostLookup);
+  // pg-event-proxy is the application_name unless the URI says otherwise. `replication` adds
+  // replication=database (for the WAL).
   void connect(const std::string& uri, bool replication);
   // Whether the owner wants `ready` calls (off while it is paused). Output libpq holds is sent
   // either way: the socket is watched for writing until it is all gone.
   void watch_reads(bool on);
   // Sends a query without waiting for its answer. On failure calls `failed` and returns false.
   bool send_query(const std::string& sql);
+  // The same with $1.. parameters, in text form (NUL-terminated, as PostgreSQL text is).
+  bool send_query_params(const char* sql, std::span<const char* const> values);
   // Sends what libpq holds (a query, COPY data). On failure calls `failed` and returns false.
   bool flush();
   void close();
@@ -56,6 +62,7 @@ class PgConnection {
   struct Closer {
     void operator()(PGconn* conn) const { PQfinish(conn); }
   };
+  void start_connect(const std::string& hostaddr);
   void continue_connect();
   void on_socket(int status, int events);
   void poll(int events);
@@ -63,6 +70,9 @@ class PgConnection {
 
   uv_loop_t* loop_;
   Callbacks callbacks_;
+  HostLookup lookup_;
+  std::string uri_;
+  bool replication_ = false;
   std::unique_ptr<PGconn, Closer> conn_;
   UvHandle<uv_poll_t> poll_;
   int polled_fd_ = -1;

@@ -4,21 +4,35 @@
 
 namespace pgep {
 
+namespace {
+constexpr uint64_t kConnectTimeoutMs = 15000;
+}  // namespace
+
 PgSession::PgSession(uv_loop_t* loop, std::string name, std::string uri, bool replication, Owner& owner)
     : name_(std::move(name)),
       uri_(std::move(uri)),
       replication_(replication),
       owner_(owner),
       connection_(loop, {[this] {
+                           uv_timer_stop(connect_timer_.get());
                            state_ = State::Open;
                            owner_.on_session_open();
                          },
                          [this](int status, int) { on_socket(status); },
                          [this](const std::string& reason) { fail(reason); }}),
-      retry_(loop, Backoff(100, 10000), [this] { connect(); }) {}
+      retry_(loop, Backoff(100, 10000), [this] { connect(); }),
+      connect_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  connect_timer_.get()->data = this;
+}
 
 void PgSession::connect() {
   state_ = State::Connecting;
+  uv_timer_start(connect_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<PgSession*>(t->data);
+    if (self->state_ == State::Connecting) {
+      self->fail("no connection after " + std::to_string(kConnectTimeoutMs / 1000) + " s");
+    }
+  }, kConnectTimeoutMs, 0);
   connection_.connect(uri_, replication_);
 }
 
@@ -36,6 +50,7 @@ void PgSession::ready() {
 void PgSession::fail(const std::string& reason) {
   if (state_ == State::Stopped || state_ == State::Waiting) return;
   bool was_ready = state_ == State::Ready;
+  uv_timer_stop(connect_timer_.get());
   connection_.close();
   state_ = State::Waiting;
   owner_.on_session_lost(was_ready);
@@ -47,6 +62,7 @@ void PgSession::fail(const std::string& reason) {
 
 void PgSession::stop() {
   retry_.cancel();
+  uv_timer_stop(connect_timer_.get());
   connection_.close();
   state_ = State::Stopped;
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "shared/retry.h"
+#include "shared/uv_handle.h"
 #include "supervisor/sources/pg_connection.h"
 
 namespace pgep {
@@ -62,6 +63,9 @@ class PgSession {
   Owner& owner_;
   PgConnection connection_;
   Retry retry_;
+  // libpq ignores connect_timeout when connecting asynchronously: a peer that accepts and then
+  // says nothing (a frozen proxy) would hold the attempt for ever.
+  UvHandle<uv_timer_t> connect_timer_;
   State state_ = State::Waiting;
 };
 

@@ -24,7 +24,7 @@ uint64_t now_ms() { return uv_hrtime() / 1000000; }
 
 WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener)
     : slot_(database.replication_slot),
-      params_(format_wal2json_params(database.wal2json_params)),
+      params_(format_wal2json_params(without_own_tables(database.wal2json_params))),
       format_version_(wal2json_format_version(database.wal2json_params)),
       listener_(listener),
       session_(loop, "WAL replication", database.uri, /*replication=*/true, *this),

@@ -35,6 +35,14 @@ def connect(dsn=None):
     return conn
 
 
+def load_events_sql():
+    """Loads postgres/1_events.sql (idempotent: loaded again is the same)."""
+    conn = connect()
+    with conn.cursor() as cur, open(os.path.join(ROOT, "postgres", "1_events.sql")) as sql:
+        cur.execute(sql.read())
+    conn.close()
+
+
 def make_table(name):
     conn = connect()
     with conn.cursor() as cur:

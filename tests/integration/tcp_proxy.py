@@ -1,6 +1,7 @@
 """A TCP proxy the tests can freeze: `freeze()` stops forwarding on the connections open now
 (their sockets stay open, as behind a hung middlebox or a lost route: a half-open connection);
-connections made later are forwarded as usual."""
+connections made later are forwarded as usual. `freeze(new_too=True)` also holds the
+connections made later (a peer that accepts and then says nothing); `thaw()` forwards again."""
 import select
 import socket
 import threading
@@ -13,14 +14,22 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
         self.frozen = set()   # ids of connections that forward nothing any more
+        self.freeze_new = False
         self.connections = []
         self.stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def freeze(self):
-        """Freezes every connection open now."""
+    def freeze(self, new_too=False):
+        """Freezes every connection open now (and with `new_too`, every later one)."""
         with self.lock:
             self.frozen.update(id(pair) for pair in self.connections)
+            self.freeze_new = new_too
+
+    def thaw(self):
+        """Forwards again on every connection, held data first."""
+        with self.lock:
+            self.frozen.clear()
+            self.freeze_new = False
 
     def close(self):
         self.stop.set()
@@ -43,6 +52,8 @@ class TcpProxy:
             pair = (client, server)
             with self.lock:
                 self.connections.append(pair)
+                if self.freeze_new:
+                    self.frozen.add(id(pair))
             threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
 
     def _pump(self, pair):

@@ -200,3 +200,47 @@ def test_a_half_open_notify_connection_is_noticed_and_pgep_listens_again():
     finally:
         sub.close()
         proxy.close()
+
+
+def test_a_database_host_name_is_resolved_by_pgep_and_a_name_that_does_not_resolve_is_retried():
+    """Host names are resolved off the loop (then given to libpq as hostaddr): `localhost` works;
+    a name that does not resolve is a clear error, retried, and pgep answers meanwhile."""
+    channel = unique("dns")
+    port = os.environ["PGEP_PG_PORT"]
+    sub = RedisSubscriber(f"{channel}*")
+    good = f"[database]\nuri = postgresql://postgres@localhost:{port}/postgres\n\n" + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    try:
+        with PgepProcess(good, bridges=1) as pgep:
+            pg = Postgres()
+            pg.notify(channel, ["k|by name"])
+            pg.close()
+            assert sub.wait(1)[-1][1] == b"by name"
+    finally:
+        sub.close()
+    bad = f"[database]\nuri = postgresql://postgres@pgep-no-such-host.invalid:{port}/postgres\n\n" + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    pgep = PgepProcess(bad, bridges=1).start(wait_ready=False)
+    try:
+        pgep.wait_log(r"NOTIFY connection failed: cannot resolve pgep-no-such-host.invalid", timeout=30)
+        assert pgep.ctl("status").returncode == 0  # the control socket answers
+    finally:
+        pgep.kill()
+
+
+def test_a_database_that_accepts_and_says_nothing_is_given_up_after_15_s():
+    """libpq ignores connect_timeout when it connects asynchronously: pgep has its own deadline."""
+    from tcp_proxy import TcpProxy
+    proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
+    proxy.freeze(new_too=True)
+    channel = unique("mute")
+    config = f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
+        upstream("cache", "redis", f"{channel}->topic:{channel}")
+    pgep = PgepProcess(config, bridges=1).start(wait_ready=False)
+    try:
+        pgep.wait_log(r"NOTIFY connection failed: no connection after 15 s", timeout=40)
+        proxy.thaw()
+        pgep.wait_log(r"listening on \d+ NOTIFY channel", timeout=40)
+    finally:
+        pgep.kill()
+        proxy.close()

@@ -7,17 +7,14 @@ import time
 import pytest
 
 from brokers import RedisSubscriber, unique
-from conftest import ROOT, wait_until
-from helpers import connect, database, upstream
+from conftest import wait_until
+from helpers import connect, database, load_events_sql, upstream
 from pgep_process import PgepProcess
 
 
 @pytest.fixture(scope="module", autouse=True)
 def helpers():
-    conn = connect()
-    with conn.cursor() as cur, open(os.path.join(ROOT, "postgres", "1_events.sql")) as sql:
-        cur.execute(sql.read())  # idempotent: loaded again is the same
-    conn.close()
+    load_events_sql()
 
 
 def outbox_rows(channel):

@@ -47,3 +47,35 @@ TEST_CASE("the ledger is full at either bound and resumes below half of both") {
   CHECK(!by_bytes.full());
   CHECK(by_bytes.below_low_water());
 }
+
+TEST_CASE("a dead letter's seq is held: the acknowledged mark stops before it until it is released") {
+  Ledger ledger(100, 1 << 20);
+  ledger.append(event(10));                    // 1
+  uint64_t oversize = ledger.append_held();    // 2, never an entry
+  ledger.append(event(10));                    // 3
+  ledger.append(event(10));                    // 4
+  CHECK(oversize == 2);
+  CHECK(ledger.size() == 3);
+  CHECK(ledger.acknowledge(4) == 3);           // the worker confirmed 1, 3 and 4
+  CHECK(ledger.last_acknowledged() == 1);      // 2 is not written yet
+  ledger.release(2);
+  CHECK(ledger.last_acknowledged() == 4);
+}
+
+TEST_CASE("an entry the worker gave up on leaves the entries and is held until released") {
+  Ledger ledger(100, 1 << 20);
+  for (int i = 0; i < 4; ++i) ledger.append(event(10));
+  CHECK(ledger.acknowledge(1) == 1);
+  Publish taken;
+  CHECK(ledger.take(3, taken));
+  CHECK(taken.seq == 3);
+  CHECK_FALSE(ledger.take(3, taken));  // once
+  CHECK_FALSE(ledger.take(1, taken));  // acknowledged already
+  CHECK(ledger.size() == 2);           // 2 and 4
+  CHECK(ledger.holds(3));
+  CHECK(ledger.acknowledge(4) == 2);
+  CHECK(ledger.last_acknowledged() == 2);
+  ledger.release(3);
+  CHECK(ledger.last_acknowledged() == 4);
+  CHECK(ledger.bytes() == 0);
+}

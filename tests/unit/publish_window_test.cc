@@ -113,3 +113,33 @@ TEST_CASE("after a reconnection a refused message goes again in order with the u
   CHECK_FALSE(window.has_refused());
   CHECK(drain(window) == std::vector<uint64_t>{1, 2, 3});
 }
+
+TEST_CASE("after a loss with messages in flight the first unconfirmed one goes out alone") {
+  PublishWindow window(10);
+  for (uint64_t seq = 1; seq <= 4; ++seq) REQUIRE_FALSE(window.add(message(seq)));
+  CHECK(drain(window) == std::vector<uint64_t>{1, 2, 3, 4});
+  CHECK(window.confirm(1));
+  window.restart(/*probe=*/true);
+  CHECK(drain(window) == std::vector<uint64_t>{2});  // alone
+  CHECK(window.probe_in_flight() == 2);
+  window.restart(/*probe=*/true);                     // lost again over it
+  CHECK(window.count_refusal(2) == 1);
+  CHECK(drain(window) == std::vector<uint64_t>{2});
+  CHECK(window.confirm(2));                           // it was not the culprit: the rest go on
+  CHECK(window.probe_in_flight() == 0);
+  CHECK(drain(window) == std::vector<uint64_t>{3, 4});
+}
+
+TEST_CASE("a message given up on counts as confirmed, so the acknowledgement passes it") {
+  PublishWindow window(10);
+  for (uint64_t seq = 1; seq <= 3; ++seq) REQUIRE_FALSE(window.add(message(seq)));
+  drain(window);
+  CHECK(window.refuse(1));
+  CHECK(window.refusals(1) == 1);
+  CHECK(window.give_up(1));
+  CHECK_FALSE(window.has_refused());
+  CHECK_FALSE(window.give_up(1));
+  CHECK(window.take_confirmed_prefix() == uint64_t{1});
+  CHECK(window.confirm(2));
+  CHECK(window.take_confirmed_prefix() == uint64_t{2});
+}
