@@ -231,8 +231,12 @@ std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& erro
                               0, kMaxDepth);
   try {
     size_t offset = 0;
+    // Strings refer to `bytes` instead of being copied into msgpack's zone: read_frame copies
+    // each once, into the Frame, while `bytes` is still there.
+    bool referenced = false;
+    auto refer = [](msgpack::type::object_type, std::size_t, void*) { return true; };
     msgpack::object_handle handle =
-        msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
+        msgpack::unpack(bytes.data(), bytes.size(), offset, referenced, refer, nullptr, limit);
     if (offset != bytes.size()) {
       error = "frame has " + std::to_string(bytes.size() - offset) + " bytes after its array";
       return std::nullopt;
@@ -255,11 +259,18 @@ std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& erro
 }
 
 void FrameDecoder::feed(std::string_view bytes) {
-  if (start_ > 0 && start_ == buffer_.size()) {
-    buffer_.clear();
-    start_ = 0;
-  }
+  if (start_ > 0 && start_ == buffer_.size()) drop_consumed();
   buffer_.append(bytes.data(), bytes.size());
+}
+
+// Empties the buffer; one a large frame grew is given back rather than kept for ever.
+void FrameDecoder::drop_consumed() {
+  if (buffer_.capacity() > kKeptBufferBytes) {
+    std::string().swap(buffer_);
+  } else {
+    buffer_.clear();
+  }
+  start_ = 0;
 }
 
 FrameDecoder::Status FrameDecoder::next(Frame& frame) {
@@ -272,7 +283,11 @@ FrameDecoder::Status FrameDecoder::next(Frame& frame) {
     return fail("frame of " + std::to_string(length) + " bytes is larger than the limit of " +
                 std::to_string(max_frame_bytes_) + " bytes");
   }
-  if (available < kLengthBytes + length) return Status::NeedMore;
+  if (available < kLengthBytes + length) {
+    // A large frame is read into room made once, not by doubling the buffer as it comes.
+    if (length > kKeptBufferBytes) buffer_.reserve(start_ + kLengthBytes + length);
+    return Status::NeedMore;
+  }
   std::string problem;
   std::optional<Frame> decoded =
       decode_frame_body(std::string_view(buffer_).substr(start_ + kLengthBytes, length), problem);
@@ -282,8 +297,7 @@ FrameDecoder::Status FrameDecoder::next(Frame& frame) {
   // Drop consumed bytes once they are the larger part, so the buffer neither grows without
   // bound nor is copied on every frame.
   if (start_ == buffer_.size()) {
-    buffer_.clear();
-    start_ = 0;
+    drop_consumed();
   } else if (start_ > buffer_.size() / 2) {
     buffer_.erase(0, start_);
     start_ = 0;

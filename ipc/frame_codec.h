@@ -22,6 +22,9 @@ size_t publish_frame_bound(const Publish& message);
 // On failure returns nullopt and sets `error`.
 std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& error);
 
+// Buffers grown past this by one large frame are given back once it is done with.
+inline constexpr size_t kKeptBufferBytes = 1u << 20;
+
 class FrameDecoder {
  public:
   explicit FrameDecoder(uint32_t max_frame_bytes = kMaxFrameBytes)
@@ -41,6 +44,7 @@ class FrameDecoder {
 
  private:
   Status fail(std::string message);
+  void drop_consumed();
 
   uint32_t max_frame_bytes_;
   std::string buffer_;

@@ -37,6 +37,11 @@ void FrameStream::start_read() {
 
 void FrameStream::send(const Frame& frame) {
   if (failed_) return;
+  // A large message is encoded into room made once, not by doubling the buffer as it goes.
+  if (const auto* publish = std::get_if<Publish>(&frame)) {
+    size_t bound = publish_frame_bound(*publish);
+    if (bound > kKeptBufferBytes) queued_.reserve(queued_.size() + bound);
+  }
   encode_frame(frame, queued_);
 }
 
@@ -87,7 +92,11 @@ void FrameStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
 
 void FrameStream::on_write(uv_write_t* request, int status) {
   auto* self = static_cast<FrameStream*>(request->handle->data);
-  self->writing_.clear();
+  if (self->writing_.capacity() > kKeptBufferBytes) {
+    std::string().swap(self->writing_);  // a large frame's room is given back
+  } else {
+    self->writing_.clear();
+  }
   if (self->closing_) return;
   if (status != 0) return self->fail(std::string("write failed: ") + uv_strerror(status));
   self->flush();

@@ -16,6 +16,8 @@ namespace {
 constexpr const char* kWakeChannel = "pg_event_proxy_outbox";
 // Rows read per query: a drain never reads much more than a full ledger.
 constexpr int kBatchRows = 500;
+constexpr uint64_t kBatchBytes = 8u << 20;
+constexpr uint64_t kPingMs = 10000;
 
 }  // namespace
 
@@ -23,7 +25,20 @@ OutboxSource::OutboxSource(uv_loop_t* loop, std::string uri, std::vector<std::st
     : listener_(listener),
       session_(loop, "outbox", std::move(uri), /*replication=*/false, *this),
       channels_(std::move(channels)),
-      delete_retry_(loop, Backoff(1000, 60000), [this] { next(); }) {}
+      delete_retry_(loop, Backoff(1000, 60000), [this] { next(); }),
+      ping_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+  ping_timer_.get()->data = this;
+}
+
+void OutboxSource::on_ping_tick() {
+  uint64_t now = uv_now(ping_timer_.get()->loop);
+  if (command_ == Command::Ping && now - ping_sent_ms_ >= kPingMs) {
+    return session_.fail("no answer from PostgreSQL for " + std::to_string(kPingMs / 1000) + " s");
+  }
+  if (command_ != Command::None) return;  // a command under way; keepalives watch it
+  ping_sent_ms_ = now;
+  send("SELECT 1", Command::Ping);
+}
 
 void OutboxSource::set_channels(std::vector<std::string> channels) {
   if (channels == channels_) return;
@@ -46,6 +61,7 @@ void OutboxSource::on_session_input() {
 }
 
 void OutboxSource::on_session_lost(bool) {
+  uv_timer_stop(ping_timer_.get());
   if (command_ == Command::Delete) tracker_.deletion_done(false);  // sent again on the next session
   command_ = Command::None;
 }
@@ -85,6 +101,8 @@ void OutboxSource::on_result(PGresult* result) {
     case Command::Identify:
       on_identified(result);
       session_.ready();
+      uv_timer_start(ping_timer_.get(), [](uv_timer_t* t) { static_cast<OutboxSource*>(t->data)->on_ping_tick(); },
+                     kPingMs, kPingMs);
       log_info("outbox: draining events.events now and on every wake-up");
       drain_requested_ = true;
       count_unrouted_ = true;
@@ -100,6 +118,7 @@ void OutboxSource::on_result(PGresult* result) {
       tracker_.deletion_done(true);
       delete_retry_.succeeded();
       break;
+    case Command::Ping:
     case Command::None:
       break;
   }
@@ -163,7 +182,8 @@ void OutboxSource::on_rows(PGresult* result) {
     std::string_view payload(PQgetvalue(result, i, 2), static_cast<size_t>(PQgetlength(result, i, 2)));
     tracker_.routed(id, listener_.on_outbox_row(outbox_event_id(id_prefix_, id), channel, payload));
   }
-  if (rows < kBatchRows) {  // the table is drained; a wake-up meanwhile starts another pass
+  int taken = rows > 0 ? std::atoi(PQgetvalue(result, 0, 3)) : 0;
+  if (rows == taken && taken < kBatchRows) {  // the table is drained; a wake-up meanwhile starts another pass
     drain_requested_ = drain_again_;
     drain_again_ = false;
     cursor_ = 0;
@@ -193,8 +213,14 @@ void OutboxSource::next() {
     drain_again_ = false;
   }
   if (drain_requested_ && !paused_) {
-    send("SELECT id, channel, message FROM events.events WHERE id > " + std::to_string(cursor_) + " AND " +
-             channel_list() + " ORDER BY id LIMIT " + std::to_string(kBatchRows),
+    // At most kBatchRows rows, and of those only as many as fit in kBatchBytes (the first one
+    // always): a batch of large messages is not one huge result. `taken` says how many rows the
+    // LIMIT took, so a batch cut by bytes is not mistaken for the end of the table.
+    send("SELECT id, channel, message, taken FROM (SELECT id, channel, message, count(*) OVER () AS taken, "
+         "sum(octet_length(message)) OVER (ORDER BY id) - octet_length(message) AS before FROM "
+         "(SELECT id, channel, message FROM events.events WHERE id > " + std::to_string(cursor_) + " AND " +
+             channel_list() + " ORDER BY id LIMIT " + std::to_string(kBatchRows) + ") rows) batch WHERE before < " +
+             std::to_string(kBatchBytes) + " ORDER BY id",
          Command::Select);
   }
 }

@@ -5,6 +5,9 @@
 // acknowledged it (OutboxTracker). Only rows of channels this pgep routes are read: the others
 // stay in the table for whoever routes them, and are logged once per channel.
 //
+// Like the NOTIFY session it mostly listens, so an idle session asks "SELECT 1" every 10 s and a
+// question unanswered for 10 s fails it (a half-open connection would strand wake-ups).
+//
 // Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession (the
 // rows wait in the table); a DELETE that fails is retried alone, its rows never published again.
 #pragma once
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "shared/retry.h"
+#include "shared/uv_handle.h"
 #include "supervisor/ledger.h"
 #include "supervisor/sources/outbox_tracker.h"
 #include "supervisor/sources/pg_session.h"
@@ -52,7 +56,7 @@ class OutboxSource : private PgSession::Owner {
 
  private:
   // The command under way: one at a time on the session.
-  enum class Command { None, Listen, Identify, CountUnrouted, Select, Delete };
+  enum class Command { None, Listen, Identify, CountUnrouted, Select, Delete, Ping };
 
   // PgSession::Owner
   void on_session_open() override;
@@ -69,6 +73,7 @@ class OutboxSource : private PgSession::Owner {
   void on_unrouted(PGresult* result);
   void read_wakeups();
   void next();
+  void on_ping_tick();
   // `channel IN ('a','b')`, quoted by libpq.
   std::string channel_list() const;
 
@@ -78,6 +83,8 @@ class OutboxSource : private PgSession::Owner {
   std::vector<std::string> channels_;
   Retry delete_retry_;        // a DELETE that failed while the session stayed up
   Command command_ = Command::None;
+  uint64_t ping_sent_ms_ = 0;
+  UvHandle<uv_timer_t> ping_timer_;
   bool paused_ = false;
   bool drain_requested_ = false;
   bool drain_again_ = false;  // a wake-up came during a pass: another pass from the start

@@ -43,14 +43,14 @@ ReplicationMessage parse_replication_message(std::string_view bytes) {
   return m;
 }
 
-std::string standby_status_update(uint64_t lsn, int64_t clock_us) {
+std::string standby_status_update(uint64_t lsn, int64_t clock_us, bool reply_requested) {
   std::string message(kStatusUpdateSize, '\0');
   message[0] = 'r';
   write_u64(message.data() + 1, lsn);   // written
   write_u64(message.data() + 9, lsn);   // flushed: what PostgreSQL may forget
   write_u64(message.data() + 17, lsn);  // applied
   write_u64(message.data() + 25, static_cast<uint64_t>(clock_us));
-  message[33] = 0;  // no reply requested
+  message[33] = reply_requested ? 1 : 0;
   return message;
 }
 

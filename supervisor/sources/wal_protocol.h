@@ -25,8 +25,9 @@ struct ReplicationMessage {
 // Reads one CopyData message; one too short for its type is Unknown.
 ReplicationMessage parse_replication_message(std::string_view bytes);
 
-// A standby status update that reports `lsn` as written, flushed and applied.
-std::string standby_status_update(uint64_t lsn, int64_t clock_us);
+// A standby status update that reports `lsn` as written, flushed and applied; with
+// `reply_requested` the server answers at once with a keepalive.
+std::string standby_status_update(uint64_t lsn, int64_t clock_us, bool reply_requested = false);
 
 // Now on PostgreSQL's clock: microseconds since 2000-01-01 UTC.
 int64_t postgres_now_us();

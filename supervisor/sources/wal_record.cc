@@ -15,6 +15,29 @@ WalRecordParser::~WalRecordParser() = default;
 namespace {
 
 constexpr const char* kUnknownKey = "unknown";
+// A message this large is routed by its head: wal2json writes "action", "schema" and "table"
+// (and a message's "prefix") before the columns, the identity and the content, which hold its
+// size. Indexing the whole of a 50 MB row to read three short fields costs a copy of it and
+// simdjson's index of it; the head, closed with '}', is a small document of its own.
+constexpr size_t kHeadFrom = 64 * 1024;
+constexpr size_t kHeadSearch = 16 * 1024;
+// Buffers grown past this by one large message are given back afterwards.
+constexpr size_t kKeptCapacity = 1 << 20;
+
+// The head of a large format 2 record, as a closed object, or "" when there is none to take.
+std::string head_of(std::string_view json) {
+  if (json.size() < kHeadFrom) return "";
+  std::string_view start = json.substr(0, kHeadSearch);
+  size_t end = std::string_view::npos;
+  // A quote inside a JSON string is always escaped, so these only match between fields.
+  for (std::string_view marker : {",\"columns\":", ",\"identity\":", ",\"content\":"}) {
+    end = std::min(end, start.find(marker));
+  }
+  if (end == std::string_view::npos) return "";
+  std::string head(json.substr(0, end));
+  head += '}';
+  return head;
+}
 
 const char* action_word(char action) {
   switch (action) {
@@ -36,6 +59,20 @@ WalRecord WalRecordParser::parse(std::string_view json, int format_version, std:
     record.begins = record.commits = true;
     return record;
   }
+  std::string head = head_of(json);
+  if (!head.empty()) {
+    WalRecord by_head = parse_object(head, problem);
+    if (problem.empty()) return by_head;
+    problem.clear();  // not what a head should be: the whole message decides
+  }
+  WalRecord whole = parse_object(json, problem);
+  if (impl_->buffer.capacity() > kKeptCapacity) std::string().swap(impl_->buffer);
+  if (impl_->parser.capacity() > kKeptCapacity) impl_->parser = simdjson::ondemand::parser();
+  return whole;
+}
+
+WalRecord WalRecordParser::parse_object(std::string_view json, std::string& problem) {
+  WalRecord record;
   std::string& buffer = impl_->buffer;
   buffer.assign(json.data(), json.size());
   buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);

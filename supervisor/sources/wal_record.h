@@ -30,6 +30,8 @@ class WalRecordParser {
   WalRecord parse(std::string_view json, int format_version, std::string& problem);
 
  private:
+  WalRecord parse_object(std::string_view json, std::string& problem);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;  // simdjson's parser, kept out of this header
 };

@@ -17,6 +17,9 @@ namespace {
 constexpr uint64_t kStatusIntervalMs = 10000;
 // How often the timer looks whether the flush position moved.
 constexpr uint64_t kStatusTickMs = 200;
+// The periodic status update asks the walsender for an answer; a stream from which nothing at
+// all came for this long (while pgep reads it) is half-open: a frozen peer, a lost route.
+constexpr uint64_t kSilenceMs = 25000;
 
 uint64_t now_ms() { return uv_hrtime() / 1000000; }
 
@@ -208,11 +211,9 @@ void WalSource::on_streaming() {
   last_sent_flush_ = 0;
   log_info("streaming the WAL from slot " + slot_ + " at " + format_lsn(tracker_.flush_lsn()) + " (wal2json format " +
            std::to_string(format_version_) + ")");
-  uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<WalSource*>(t->data);
-    bool moved = self->tracker_.flush_lsn() != self->last_sent_flush_ || self->progress_moved_;
-    if (moved || now_ms() - self->last_status_ms_ >= kStatusIntervalMs) self->send_status();
-  }, kStatusTickMs, kStatusTickMs);
+  last_heard_ms_ = now_ms();
+  uv_timer_start(status_timer_.get(), [](uv_timer_t* t) { static_cast<WalSource*>(t->data)->on_status_tick(); },
+                 kStatusTickMs, kStatusTickMs);
   listener_.on_wal_ready(true);
   update_watch();
   read_stream();
@@ -229,6 +230,7 @@ void WalSource::read_stream() {
                                       : session_.connection().error());
     }
     std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
+    last_heard_ms_ = now_ms();
     ReplicationMessage message = parse_replication_message(std::string_view(buffer, static_cast<size_t>(size)));
     switch (message.kind) {
       case ReplicationMessage::Kind::XLogData:
@@ -283,12 +285,23 @@ std::string WalSource::event_id(const WalRecord& record, uint64_t lsn, bool stan
   return standalone ? ids_.lone(lsn) : ids_.change(lsn);
 }
 
-void WalSource::send_status() {
+void WalSource::on_status_tick() {
+  uint64_t now = now_ms();
+  if (!paused_ && now - last_heard_ms_ >= kSilenceMs) {
+    return session_.fail("no word from the walsender for " + std::to_string(kSilenceMs / 1000) +
+                         " s, though asked every " + std::to_string(kStatusIntervalMs / 1000) + " s");
+  }
+  bool moved = tracker_.flush_lsn() != last_sent_flush_ || progress_moved_;
+  bool periodic = now - last_status_ms_ >= kStatusIntervalMs;
+  if (moved || periodic) send_status(/*ask_reply=*/periodic);
+}
+
+void WalSource::send_status(bool ask_reply) {
   if (state_ != State::Streaming || !session_.conn()) return;
   uint64_t flush = tracker_.flush_lsn();
   remember(flush);
   progress_moved_ = false;
-  std::string update = standby_status_update(flush, postgres_now_us());
+  std::string update = standby_status_update(flush, postgres_now_us(), ask_reply);
   if (PQputCopyData(session_.conn(), update.data(), static_cast<int>(update.size())) != 1) {
     return session_.fail(session_.connection().error());
   }
@@ -315,6 +328,7 @@ void WalSource::resume() {
   paused_ = false;
   log_info("WAL source resumed");
   if (state_ != State::Streaming) return;
+  last_heard_ms_ = now_ms();  // nothing was read while paused: silence counts from now
   update_watch();
   read_stream();
 }

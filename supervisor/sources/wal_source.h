@@ -52,8 +52,9 @@ class WalSource : private PgSession::Owner {
   void resume();
   // Bridges acknowledged events: move the flush position if the rule allows, and tell PostgreSQL.
   void on_acknowledged();
-  // Sends a status update now, after writing its position to the state file.
-  void send_status();
+  // Sends a status update now, after writing its position to the state file; `ask_reply`
+  // asks the walsender to answer at once (how a half-open stream is noticed).
+  void send_status(bool ask_reply = false);
   uint64_t flush_lsn() const { return tracker_.flush_lsn(); }
   // The server's WAL end as last reported; flush_lsn() behind it is the replication lag.
   uint64_t server_wal_end() const { return server_wal_end_; }
@@ -88,6 +89,7 @@ class WalSource : private PgSession::Owner {
   void on_streaming();
   void read_stream();
   void handle_xlogdata(const ReplicationMessage& message);
+  void on_status_tick();
   std::string event_id(const WalRecord& record, uint64_t lsn, bool standalone);
   void fatal(const std::string& reason);
   void update_watch();
@@ -109,6 +111,7 @@ class WalSource : private PgSession::Owner {
   WalRecordParser parser_;
   uint64_t last_sent_flush_ = 0;
   uint64_t last_status_ms_ = 0;
+  uint64_t last_heard_ms_ = 0;  // when the stream last gave a message (read while not paused)
   uint64_t server_wal_end_ = 0;
   WalEventIds ids_;
 };

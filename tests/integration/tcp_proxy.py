@@ -46,9 +46,13 @@ class TcpProxy:
         while not self.stop.is_set():
             try:
                 client, _ = self.listener.accept()
-                server = socket.create_connection(self.target)
             except OSError:
-                return
+                return  # closed
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:  # the server is down: the client sees its connection closed
+                client.close()
+                continue
             pair = (client, server)
             with self.lock:
                 self.connections.append(pair)

@@ -244,3 +244,36 @@ def test_a_database_that_accepts_and_says_nothing_is_given_up_after_15_s():
     finally:
         pgep.kill()
         proxy.close()
+
+
+def test_half_open_outbox_and_wal_connections_are_noticed_and_pgep_goes_on(wal):
+    """A proxy between pgep and PostgreSQL freezes every session (their sockets stay open): the
+    outbox's idle ping and the WAL stream's asked-for replies notice within 35 s, pgep
+    reconnects through the proxy and rows and durable messages flow again."""
+    from helpers import load_events_sql
+    from tcp_proxy import TcpProxy
+    load_events_sql()
+    proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
+    channel = unique("hoo")
+    sub = RedisSubscriber(f"{wal.table}*")
+    durable = RedisSubscriber(f"{channel}*")
+    uri = f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
+    cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}, {channel}->topic:{channel}")
+    config = wal.config(cache).replace(f"uri = {os.environ['PGEP_PG_SOCKET_URI']}", f"uri = {uri}")
+    pgep = PgepProcess(config, bridges=1).start()
+    try:
+        pgep.wait_log(r"streaming the WAL from slot")
+        proxy.freeze()
+        pgep.wait_log(r"outbox connection lost: no answer from PostgreSQL for 10 s", timeout=40)
+        pgep.wait_log(r"WAL replication connection lost: no word from the walsender for 25 s", timeout=40)
+        pgep.wait_log(r"streaming the WAL from slot", count=2, timeout=40)
+        with wal.conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {wal.table} VALUES (1, 'after the freeze')")
+            cur.execute("SELECT events.send_message(%s, 'durable after the freeze', 'k', true)", (channel,))
+        wait_until(lambda: any(b"after the freeze" in b for _, b in sub.messages), 30, what="the row")
+        assert durable.wait(1)[-1][1] == b"durable after the freeze"
+    finally:
+        pgep.kill()
+        sub.close()
+        durable.close()
+        proxy.close()

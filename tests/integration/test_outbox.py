@@ -177,3 +177,18 @@ def test_a_row_committed_behind_a_pass_in_progress_is_not_stranded():
     finally:
         late.close()
         sub.close()
+
+
+def test_large_durable_messages_are_read_in_batches_bounded_in_bytes_and_all_arrive():
+    """40 messages of 1 MiB in one transaction (one wake-up): pgep reads them 8 MiB at a time, and
+    a batch cut by its bytes is not taken for the end of the table."""
+    channel = unique("big")
+    sub = RedisSubscriber(f"{channel}*")
+    try:
+        with PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:{channel}"), bridges=1):
+            send(channel, [f"{i:02d}" + "x" * (1 << 20) for i in range(40)])
+            got = sub.wait(40, timeout=60)
+            assert [b[:2] for _, b in got] == [f"{i:02d}".encode() for i in range(40)]
+            wait_until(lambda: outbox_rows(channel) == 0, 30, what="the outbox to be emptied")
+    finally:
+        sub.close()

@@ -47,3 +47,22 @@ TEST_CASE("a change without a schema (include-schemas '0') is keyed by its table
   CHECK(parser.parse(R"({"action":"I","table":"users","columns":[]})", 2, problem).routing_key == "users.insert");
   CHECK(problem.empty());
 }
+
+TEST_CASE("a large record is routed by its head, and by the whole when the head will not do") {
+  pgep::WalRecordParser parser;
+  std::string error;
+  std::string big(200 * 1024, 'x');
+  std::string insert = R"({"action":"I","schema":"public","table":"blobs","columns":[{"name":"b","value":")" + big + R"("}]})";
+  CHECK(parser.parse(insert, 2, error).routing_key == "public.blobs.insert");
+  CHECK(error.empty());
+  std::string message = R"({"action":"M","transactional":true,"prefix":"audit","content":")" + big + R"("})";
+  CHECK(parser.parse(message, 2, error).routing_key == "message.audit");
+  // The table's name after the columns: the head has no table, the whole message has.
+  std::string late = R"({"action":"D","columns":[],"identity":[{"name":"b","value":")" + big + R"("}],"table":"t"})";
+  CHECK(parser.parse(late, 2, error).routing_key == "t.delete");
+  // A quote in a string is escaped, so a marker inside a value is no marker.
+  std::string tricky = R"({"action":"I","schema":"s","table":"a\",\"columns\":","columns":[{"value":")" + big + R"("}]})";
+  CHECK(parser.parse(tricky, 2, error).routing_key == "s.a\",\"columns\":.insert");
+  CHECK(parser.parse(std::string(100 * 1024, '{'), 2, error).routing_key == "unknown");
+  CHECK(!error.empty());
+}
