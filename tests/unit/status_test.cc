@@ -29,6 +29,8 @@ Snapshot example() {
   b.unroutable = 1;
   b.refused = 2;
   b.restarts = 3;
+  b.dead_letters = 4;
+  b.stalled = true;
   s.bridges.push_back(b);
   return s;
 }
@@ -43,6 +45,8 @@ TEST_CASE("the status JSON holds pgep's and every bridge's state") {
   CHECK(has(json, R"("name":"cache/wal2json->topic:\"q\"","state":"running","pid":43,"broker_connected":true)"));
   CHECK(has(json, R"("in_flight":2)"));
   CHECK(has(json, R"("restarts":3)"));
+  CHECK(has(json, R"("dead_letters":4)"));
+  CHECK(has(json, R"("stalled":true)"));
   CHECK_FALSE(has(json, "replication"));
 }
 
@@ -67,6 +71,8 @@ TEST_CASE("the metrics text has a family per counter and a labelled sample per b
   CHECK(has(text, "pgep_events_received_total{source=\"wal\"} 7\n"));
   CHECK(has(text, "pgep_bridge_failed_total{bridge=\"cache/wal2json->topic:\\\"q\\\"\"} 3\n"));
   CHECK(has(text, "pgep_worker_restarts_total{bridge=\"cache/wal2json->topic:\\\"q\\\"\"} 3\n"));
+  CHECK(has(text, "pgep_bridge_dead_letters_total{bridge=\"cache/wal2json->topic:\\\"q\\\"\"} 4\n"));
+  CHECK(has(text, "pgep_bridge_stalled{bridge=\"cache/wal2json->topic:\\\"q\\\"\"} 1\n"));
   CHECK(has(text, "pgep_replication_lag_bytes{slot=\"pgep_slot\"} 128\n"));
   CHECK(pgep::metrics_label("a\nb\\") == "\"a\\nb\\\\\"");
 }
