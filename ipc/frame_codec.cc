@@ -50,6 +50,7 @@ void pack_string_map(Packer& p, const std::map<std::string, std::string>& map) {
 
 struct BodyPacker {
   Packer& p;
+  const std::string& out;  // where `p` writes
   void header(FrameType type, uint32_t size) {
     p.pack_array(size);
     p.pack_uint8(static_cast<uint8_t>(type));
@@ -64,14 +65,20 @@ struct BodyPacker {
     pack_string(p, f.bridge);
     pack_string_map(p, f.settings);
   }
-  void operator()(const Publish& f) {
+  void operator()(const Publish& f) { publish(f, /*body_bytes=*/true); }
+  // A Publish's fields in order. Without `body_bytes` its body's bytes are left out, and the
+  // offset in `out` where they belong is returned.
+  size_t publish(const Publish& f, bool body_bytes) {
     header(FrameType::Publish, kPublishSize);
     p.pack_uint64(f.seq);
     pack_bin(p, f.routing_key);
-    pack_bin(p, f.body);
+    p.pack_bin(static_cast<uint32_t>(f.body.size()));
+    size_t body_at = out.size();
+    if (body_bytes) p.pack_bin_body(f.body.data(), static_cast<uint32_t>(f.body.size()));
     pack_string(p, f.message_id);
     p.pack_uint64(f.timestamp_us);
     pack_string_map(p, f.headers);
+    return body_at;
   }
   void operator()(const Ack& f) {
     header(FrameType::Ack, kAckSize);
@@ -214,16 +221,33 @@ size_t publish_frame_bound(const Publish& message) {
   return bytes;
 }
 
+namespace {
+
+void write_length(std::string& out, size_t start, size_t length) {
+  for (size_t i = 0; i < kLengthBytes; ++i) {
+    out[start + i] = static_cast<char>((length >> (8 * (kLengthBytes - 1 - i))) & 0xff);
+  }
+}
+
+}  // namespace
+
 void encode_frame(const Frame& frame, std::string& out) {
   size_t start = out.size();
   out.append(kLengthBytes, '\0');
   StringSink sink{out};
   Packer packer(sink);
-  std::visit(BodyPacker{packer}, frame);
-  size_t length = out.size() - start - kLengthBytes;
-  for (size_t i = 0; i < kLengthBytes; ++i) {
-    out[start + i] = static_cast<char>((length >> (8 * (kLengthBytes - 1 - i))) & 0xff);
-  }
+  std::visit(BodyPacker{packer, out}, frame);
+  write_length(out, start, out.size() - start - kLengthBytes);
+}
+
+size_t encode_publish_around_body(const Publish& message, std::string& out) {
+  size_t start = out.size();
+  out.append(kLengthBytes, '\0');
+  StringSink sink{out};
+  Packer packer(sink);
+  size_t body_at = BodyPacker{packer, out}.publish(message, /*body_bytes=*/false);
+  write_length(out, start, out.size() - start - kLengthBytes + message.body.size());
+  return body_at;
 }
 
 std::optional<Frame> decode_frame_body(std::string_view bytes, std::string& error) {

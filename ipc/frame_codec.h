@@ -14,6 +14,11 @@ namespace pgep::ipc {
 // Appends the encoded frame (length prefix included) to `out`.
 void encode_frame(const Frame& frame, std::string& out);
 
+// Encodes `message`'s frame into `out` without its body's bytes, and returns where in `out`
+// they belong: out[..offset), the body, out[offset..) is the frame encode_frame writes. For
+// writing a large body from where it already is.
+size_t encode_publish_around_body(const Publish& message, std::string& out);
+
 // At least the encoded size of `message`'s frame (length prefix included): what must stay
 // within kMaxFrameBytes for a worker to take it.
 size_t publish_frame_bound(const Publish& message);

@@ -45,15 +45,43 @@ void FrameStream::send(const Frame& frame) {
   encode_frame(frame, queued_);
 }
 
+void FrameStream::send_by_reference(const Publish& message) {
+  if (failed_) return;
+  size_t offset = encode_publish_around_body(message, queued_);
+  queued_references_.push_back(Reference{offset, message.body.data(), message.body.size()});
+  referenced_bytes_ += message.body.size();
+}
+
 void FrameStream::flush() {
   if (failed_ || !writing_.empty() || queued_.empty()) return;
   writing_.swap(queued_);
-  uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
-  int status = uv_write(&write_request_, reinterpret_cast<uv_stream_t*>(&pipe_), &buf, 1, on_write);
+  writing_references_.swap(queued_references_);
+  // The buffer's pieces with the referenced bodies between them (libuv copies this list).
+  std::vector<uv_buf_t> buffers;
+  size_t from = 0;
+  for (const Reference& r : writing_references_) {
+    buffers.push_back(uv_buf_init(writing_.data() + from, static_cast<unsigned>(r.offset - from)));
+    buffers.push_back(uv_buf_init(const_cast<char*>(r.data), static_cast<unsigned>(r.size)));
+    from = r.offset;
+  }
+  buffers.push_back(uv_buf_init(writing_.data() + from, static_cast<unsigned>(writing_.size() - from)));
+  int status = uv_write(&write_request_, reinterpret_cast<uv_stream_t*>(&pipe_), buffers.data(),
+                        static_cast<unsigned>(buffers.size()), on_write);
   if (status != 0) {
-    writing_.clear();
+    written();
     fail(std::string("cannot write: ") + uv_strerror(status));
   }
+}
+
+// The write is done (or failed): its buffer is emptied, and given back if a large frame grew it.
+void FrameStream::written() {
+  if (writing_.capacity() > kKeptBufferBytes) {
+    std::string().swap(writing_);
+  } else {
+    writing_.clear();
+  }
+  for (const Reference& r : writing_references_) referenced_bytes_ -= r.size;
+  writing_references_.clear();
 }
 
 void FrameStream::fail(const std::string& reason) {
@@ -92,11 +120,7 @@ void FrameStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
 
 void FrameStream::on_write(uv_write_t* request, int status) {
   auto* self = static_cast<FrameStream*>(request->handle->data);
-  if (self->writing_.capacity() > kKeptBufferBytes) {
-    std::string().swap(self->writing_);  // a large frame's room is given back
-  } else {
-    self->writing_.clear();
-  }
+  self->written();
   if (self->closing_) return;
   if (status != 0) return self->fail(std::string("write failed: ") + uv_strerror(status));
   self->flush();

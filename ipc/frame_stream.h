@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ipc/frame_codec.h"
 
@@ -36,10 +37,15 @@ class FrameStream {
 
   // Appends a frame to the output buffer. Nothing is written until flush().
   void send(const Frame& frame);
+  // The same for a Publish whose body is written from where it is, not copied: `message.body`
+  // must stay where it is, unchanged, until the peer has read the frame (the supervisor's
+  // ledger keeps an entry until its worker acknowledged it, which it can only do after reading
+  // all of it; a closed stream writes nothing more).
+  void send_by_reference(const Publish& message);
   // Starts writing what was appended, unless a write is under way (its completion continues).
   void flush();
   // Bytes appended or being written but not yet handed to the kernel.
-  size_t pending_bytes() const { return queued_.size() + writing_.size(); }
+  size_t pending_bytes() const { return queued_.size() + writing_.size() + referenced_bytes_; }
   bool closed() const { return failed_; }
 
  private:
@@ -47,6 +53,7 @@ class FrameStream {
   void close();
   void start_read();
   void fail(const std::string& reason);
+  void written();
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* request, int status);
@@ -57,8 +64,16 @@ class FrameStream {
   Handler* handler_;
   FrameDecoder decoder_;
   std::string read_buffer_;
+  // A body written from where it is, between queued_[..offset) and queued_[offset..).
+  struct Reference {
+    size_t offset;
+    const char* data;
+    size_t size;
+  };
   std::string queued_;   // appended since the last write started
   std::string writing_;  // handed to uv_write, kept alive until its callback
+  std::vector<Reference> queued_references_, writing_references_;
+  size_t referenced_bytes_ = 0;  // the sizes of both
   bool failed_ = false;
   bool closing_ = false;
 };

@@ -8,6 +8,7 @@ namespace {
 // Frames queued for one worker beyond this wait for its acknowledgements: the ledger, not the
 // socket buffer, is where events wait.
 constexpr size_t kMaxLinkBytes = 4u << 20;
+constexpr size_t kByReferenceBytes = 64u << 10;
 }  // namespace
 
 Link::Link(uv_loop_t* loop, int fd, const Ledger& ledger, Handler& handler)
@@ -29,7 +30,13 @@ void Link::pump() {
   auto it = std::upper_bound(entries.begin(), entries.end(), sent_upto_,
                              [](uint64_t s, const ipc::Publish& entry) { return s < entry.seq; });
   for (; it != entries.end() && stream_->pending_bytes() < kMaxLinkBytes; ++it) {
-    stream_->send(*it);
+    // A large body goes from the ledger entry itself, which stays until the worker
+    // acknowledged it, and so read it: one copy fewer of a large message.
+    if (it->body.size() >= kByReferenceBytes) {
+      stream_->send_by_reference(*it);
+    } else {
+      stream_->send(*it);
+    }
     sent_upto_ = it->seq;
   }
   stream_->flush();

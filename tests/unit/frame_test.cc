@@ -199,3 +199,16 @@ TEST_CASE("random garbage never crashes the decoder") {
   }
   SUCCEED();
 }
+
+TEST_CASE("a Publish encoded around its body is the frame encode_frame writes, body put back") {
+  for (size_t body_size : {size_t{0}, size_t{5}, size_t{300}, size_t{70000}, size_t{1} << 17}) {
+    Publish publish{9, "a.b", std::string(body_size, 'x'), "id-9", 123, {{"pg_channel", "c"}}};
+    std::string whole;
+    encode_frame(publish, whole);
+    std::string around = "prefix";
+    size_t offset = encode_publish_around_body(publish, around);
+    around.insert(offset, publish.body);
+    CHECK(around == "prefix" + whole);
+    CHECK(publish_frame_bound(publish) >= whole.size());
+  }
+}
