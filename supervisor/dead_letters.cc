@@ -22,7 +22,11 @@ std::string header(const ipc::Publish& message, const char* key) {
 }  // namespace
 
 DeadLetters::DeadLetters(uv_loop_t* loop, std::string uri, Listener& listener)
-    : listener_(listener), session_(loop, "dead letters", std::move(uri), /*replication=*/false, *this) {}
+    : listener_(listener), session_(loop, "dead letters", std::move(uri), /*replication=*/false, *this) {
+  // It is ready once a letter is written, so that a table that is missing makes the retries
+  // back off; its INSERT, not a handshake, is what it waits for.
+  session_.no_handshake_deadline();
+}
 
 void DeadLetters::add(const Ledger& ledger, const std::string& bridge, ipc::Publish&& message,
                       const std::string& error) {

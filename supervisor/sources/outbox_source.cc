@@ -18,6 +18,7 @@ constexpr const char* kWakeChannel = "pg_event_proxy_outbox";
 constexpr int kBatchRows = 500;
 constexpr uint64_t kBatchBytes = 8u << 20;
 constexpr uint64_t kPingMs = 10000;
+constexpr uint64_t kCommandMs = 60000;
 
 }  // namespace
 
@@ -32,12 +33,12 @@ OutboxSource::OutboxSource(uv_loop_t* loop, std::string uri, std::vector<std::st
 
 void OutboxSource::on_ping_tick() {
   uint64_t now = uv_now(ping_timer_.get()->loop);
-  if (command_ == Command::Ping && now - ping_sent_ms_ >= kPingMs) {
-    return session_.fail("no answer from PostgreSQL for " + std::to_string(kPingMs / 1000) + " s");
+  // A ping is answered at once; a SELECT or DELETE may wait on a lock, so it gets longer.
+  uint64_t limit = command_ == Command::Ping ? kPingMs : kCommandMs;
+  if (command_ != Command::None && now - command_sent_ms_ >= limit) {
+    return session_.fail("no answer from PostgreSQL for " + std::to_string(limit / 1000) + " s");
   }
-  if (command_ != Command::None) return;  // a command under way; keepalives watch it
-  ping_sent_ms_ = now;
-  send("SELECT 1", Command::Ping);
+  if (command_ == Command::None) send("SELECT 1", Command::Ping);
 }
 
 void OutboxSource::set_channels(std::vector<std::string> channels) {
@@ -52,6 +53,7 @@ void OutboxSource::on_session_open() { send(std::string("LISTEN ") + kWakeChanne
 
 void OutboxSource::send(const std::string& sql, Command command) {
   command_ = command;
+  command_sent_ms_ = uv_now(ping_timer_.get()->loop);
   session_.connection().send_query(sql);
 }
 

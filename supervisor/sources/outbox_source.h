@@ -6,7 +6,8 @@
 // stay in the table for whoever routes them, and are logged once per channel.
 //
 // Like the NOTIFY session it mostly listens, so an idle session asks "SELECT 1" every 10 s and a
-// question unanswered for 10 s fails it (a half-open connection would strand wake-ups).
+// question unanswered for 10 s fails it (a half-open connection would strand wake-ups); any
+// other command unanswered for 60 s fails it too (one may wait on a lock, not for ever).
 //
 // Called by: the supervisor. Calls back: Listener, from the loop. On failure: PgSession (the
 // rows wait in the table); a DELETE that fails is retried alone, its rows never published again.
@@ -83,7 +84,7 @@ class OutboxSource : private PgSession::Owner {
   std::vector<std::string> channels_;
   Retry delete_retry_;        // a DELETE that failed while the session stayed up
   Command command_ = Command::None;
-  uint64_t ping_sent_ms_ = 0;
+  uint64_t command_sent_ms_ = 0;
   UvHandle<uv_timer_t> ping_timer_;
   bool paused_ = false;
   bool drain_requested_ = false;

@@ -6,6 +6,9 @@ namespace pgep {
 
 namespace {
 constexpr uint64_t kConnectTimeoutMs = 15000;
+// LISTEN and the first queries answer at once; a replication session's handshake may wait for
+// running transactions (creating a slot), so it has no such deadline.
+constexpr uint64_t kHandshakeTimeoutMs = 45000;
 }  // namespace
 
 PgSession::PgSession(uv_loop_t* loop, std::string name, std::string uri, bool replication, Owner& owner)
@@ -13,11 +16,7 @@ PgSession::PgSession(uv_loop_t* loop, std::string name, std::string uri, bool re
       uri_(std::move(uri)),
       replication_(replication),
       owner_(owner),
-      connection_(loop, {[this] {
-                           uv_timer_stop(connect_timer_.get());
-                           state_ = State::Open;
-                           owner_.on_session_open();
-                         },
+      connection_(loop, {[this] { on_open(); },
                          [this](int status, int) { on_socket(status); },
                          [this](const std::string& reason) { fail(reason); }}),
       retry_(loop, Backoff(100, 10000), [this] { connect(); }),
@@ -42,7 +41,22 @@ void PgSession::on_socket(int status) {
   owner_.on_session_input();
 }
 
+void PgSession::on_open() {
+  uv_timer_stop(connect_timer_.get());
+  state_ = State::Open;
+  if (handshake_deadline_) {
+    uv_timer_start(connect_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<PgSession*>(t->data);
+      if (self->state_ == State::Open) {
+        self->fail("no answer to the first commands for " + std::to_string(kHandshakeTimeoutMs / 1000) + " s");
+      }
+    }, kHandshakeTimeoutMs, 0);
+  }
+  owner_.on_session_open();
+}
+
 void PgSession::ready() {
+  uv_timer_stop(connect_timer_.get());
   state_ = State::Ready;
   retry_.succeeded();
 }

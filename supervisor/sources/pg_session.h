@@ -46,6 +46,8 @@ class PgSession {
   void fail(const std::string& reason);
   // Closes the connection for good (a fault retrying cannot mend).
   void stop();
+  // For an owner whose first command may wait (it has nothing to say until it has work).
+  void no_handshake_deadline() { handshake_deadline_ = false; }
 
   bool is_ready() const { return state_ == State::Ready; }
   PgConnection& connection() { return connection_; }
@@ -55,16 +57,19 @@ class PgSession {
   enum class State { Connecting, Open, Ready, Waiting, Stopped };
 
   void connect();
+  void on_open();
   void on_socket(int status);
 
   std::string name_;
   std::string uri_;
   bool replication_;
+  bool handshake_deadline_ = !replication_;
   Owner& owner_;
   PgConnection connection_;
   Retry retry_;
   // libpq ignores connect_timeout when connecting asynchronously: a peer that accepts and then
-  // says nothing (a frozen proxy) would hold the attempt for ever.
+  // says nothing (a frozen proxy) would hold the attempt for ever. Then, for a session that is
+  // not replication, the owner's handshake has a deadline too.
   UvHandle<uv_timer_t> connect_timer_;
   State state_ = State::Waiting;
 };

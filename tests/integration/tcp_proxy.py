@@ -74,7 +74,14 @@ class TcpProxy:
                 for s in readable:
                     data = s.recv(65536)
                     if not data:
-                        return
+                        return self._close(pair)  # one side closed: so does the other, as a proxy does
                     peer[s].sendall(data)
             except OSError:
-                return
+                return self._close(pair)
+
+    def _close(self, pair):
+        for s in pair:
+            try:
+                s.close()
+            except OSError:
+                pass
