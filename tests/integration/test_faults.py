@@ -266,7 +266,10 @@ def test_half_open_outbox_and_wal_connections_are_noticed_and_pgep_goes_on(wal):
         proxy.freeze()
         pgep.wait_log(r"outbox connection lost: no answer from PostgreSQL for 10 s", timeout=40)
         pgep.wait_log(r"WAL replication connection lost: no word from the walsender for 25 s", timeout=40)
-        pgep.wait_log(r"streaming the WAL from slot", count=2, timeout=40)
+        # The old walsender holds the slot until it notices (wal_sender_timeout, 60 s): the thaw
+        # lets it see that pgep closed its end, as a peer that comes back would.
+        proxy.thaw()
+        pgep.wait_log(r"streaming the WAL from slot", count=2, timeout=60)
         with wal.conn.cursor() as cur:
             cur.execute(f"INSERT INTO {wal.table} VALUES (1, 'after the freeze')")
             cur.execute("SELECT events.send_message(%s, 'durable after the freeze', 'k', true)", (channel,))
