@@ -1,13 +1,14 @@
 #include "shared/log.h"
 
-#include "shared/json_writer.h"
-
 #include <sys/time.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+
+#include "shared/json_writer.h"
 
 namespace pgep {
 
@@ -81,9 +82,40 @@ LogOutput log_output_from(std::string_view word) { return word == "syslog" ? Log
 
 bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(state().level); }
 
-void log_write(LogLevel level, std::string_view message) {
+std::string escape_control(std::string_view text) {
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(text.begin(), text.end(), [&](char c) { return control(static_cast<unsigned char>(c)); })) {
+    return std::string(text);
+  }
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (!control(c)) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+void log_write(LogLevel level, std::string_view raw) {
   const LogState& s = state();
   if (!log_enabled(level)) return;
+  // A line is one event: text from outside (a NOTIFY key, a broker's error) cannot start
+  // another one. JSON escapes it in its own way.
+  std::string escaped = s.format == LogFormat::Json && s.output == LogOutput::Stderr ? "" : escape_control(raw);
+  std::string_view message = escaped.empty() ? raw : std::string_view(escaped);
   if (s.output == LogOutput::Syslog) {
     syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
     return;

@@ -19,6 +19,9 @@ LogFormat log_format_from(std::string_view word);
 LogOutput log_output_from(std::string_view word);
 
 bool log_enabled(LogLevel level);
+// `text` with control characters written as \n, \r, \t or \xNN (what log_write does to every
+// text or syslog message).
+std::string escape_control(std::string_view text);
 void log_write(LogLevel level, std::string_view message);
 
 inline void log_error(std::string_view m) { log_write(LogLevel::Error, m); }

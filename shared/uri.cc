@@ -1,5 +1,6 @@
 #include "shared/uri.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -150,12 +151,23 @@ std::string mask_uri_password(std::string_view text) {
       if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "****");
     }
   }
-  // libpq also accepts password=... as a query parameter or a key=value word.
-  for (size_t pos = out.find("password="); pos != std::string::npos;
-       pos = out.find("password=", pos + 1)) {
-    size_t value = pos + 9;
-    size_t end = out.find_first_of("& ", value);
-    if (end == std::string::npos) end = out.size();
+  // libpq also accepts password=... as a URI query parameter, and as a key/value word:
+  // `password=x`, `password = x`, `password='a b\'c'`.
+  for (size_t pos = out.find("password"); pos != std::string::npos; pos = out.find("password", pos + 1)) {
+    size_t value = pos + 8;
+    while (value < out.size() && out[value] == ' ') ++value;
+    if (value >= out.size() || out[value] != '=') continue;
+    ++value;
+    while (value < out.size() && out[value] == ' ') ++value;
+    size_t end = value;
+    if (end < out.size() && out[end] == '\'') {
+      for (++end; end < out.size() && out[end] != '\''; ++end) {
+        if (out[end] == '\\') ++end;  // an escaped quote or backslash
+      }
+      end = std::min(end + 1, out.size());
+    } else {
+      end = std::min(out.find_first_of("& ", value), out.size());
+    }
     out.replace(value, end - value, "****");
   }
   return out;

@@ -5,12 +5,28 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace pgep {
 
 namespace {
 constexpr int kWorkerFd = 3;
+// What a worker's environment holds: nothing the supervisor was given (PGPROXY_… settings,
+// *_FILE secrets, whatever its service manager set), only what libraries read for the locale,
+// the time zone, the system's CA store and the sanitizers. Its settings come in a frame.
+constexpr const char* kPassedOn[] = {"TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "SSL_CERT_FILE",
+                                     "SSL_CERT_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+constexpr const char* kWorkerPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::vector<std::string> worker_environment() {
+  std::vector<std::string> env{kWorkerPath};
+  for (const char* name : kPassedOn) {
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  }
+  return env;
+}
 // The worker's counters that add up across its restarts (the others describe its present).
 constexpr const char* kCumulative[] = {"published", "confirmed", "unroutable", "refused"};
 }  // namespace
@@ -64,9 +80,14 @@ bool WorkerProcess::spawn(int worker_fd) {
   stdio[kWorkerFd].data.fd = worker_fd;
   // The bridge's name on argv shows in ps; its settings (secrets included) go in a frame.
   char* argv[] = {worker_path_.data(), bridge_.data(), nullptr};
+  std::vector<std::string> env = worker_environment();
+  std::vector<char*> envp;
+  for (std::string& entry : env) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   uv_process_options_t options{};
   options.file = worker_path_.c_str();
   options.args = argv;
+  options.env = envp.data();
   options.stdio = stdio;
   options.stdio_count = 4;
   options.exit_cb = [](uv_process_t* p, int64_t status, int signal) {

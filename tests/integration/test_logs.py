@@ -36,3 +36,20 @@ def test_log_level_error_keeps_info_out():
     with PgepProcess(config, bridges=None, notify=False) as pgep:
         wait_until(lambda: pgep.ctl("status").returncode == 0, 20, what="pgep to answer")
         assert "info:" not in pgep.log_text()
+
+
+def test_a_notify_key_cannot_forge_a_log_line():
+    channel = unique("forge")
+    sub = RedisSubscriber(f"{channel}*")
+    config = "[pgep]\nlog_messages = true\n\n" + database() + upstream("cache", "redis", f"{channel}->topic:{channel}")
+    try:
+        with PgepProcess(config, bridges=1) as pgep:
+            pg = Postgres()
+            pg.notify(channel, ["k\n2026-01-01T00:00:00.000Z pgep[1] error: FORGED|body"])
+            pg.close()
+            sub.wait(1)
+            pgep.wait_log(r"publish seq 1 ", count=1)
+            assert not any(line.startswith("2026-01-01") for line in pgep.log_text().splitlines())
+            assert "k\\n2026-01-01T00:00:00.000Z pgep[1] error: FORGED" in pgep.log_text()
+    finally:
+        sub.close()

@@ -1,6 +1,7 @@
 // Scalar values, URIs and wal2json_params.
 #include <catch2/catch.hpp>
 
+#include "shared/log.h"
 #include "shared/uri.h"
 #include "shared/values.h"
 #include "shared/wal2json_params.h"
@@ -72,6 +73,10 @@ TEST_CASE("URIs: passwords are masked for display") {
   CHECK(pgep::mask_uri_password("postgresql://h/db?user=a&password=b&x=1") ==
         "postgresql://h/db?user=a&password=****&x=1");
   CHECK(pgep::mask_uri_password("host=h password=pw dbname=d") == "host=h password=**** dbname=d");
+  CHECK(pgep::mask_uri_password("host=h password = pw dbname=d") == "host=h password = **** dbname=d");
+  CHECK(pgep::mask_uri_password("host=h password='a b\\'c' dbname=d") == "host=h password=**** dbname=d");
+  CHECK(pgep::mask_uri_password("password='open") == "password=****");
+  CHECK(pgep::mask_uri_password("passwordless=yes") == "passwordless=yes");
 }
 
 TEST_CASE("wal2json_params: quoted, escaped, bare, and wrong") {
@@ -114,4 +119,10 @@ TEST_CASE("wal2json_params that would break the stream are refused, saying why")
   CHECK(!pgep::parse_wal2json_params("\"format-version\" '1', \"write-in-chunks\" 'ON'", error));
   CHECK(pgep::parse_wal2json_params("\"format-version\" '1', \"write-in-chunks\" '0'", error));
   CHECK(pgep::parse_wal2json_params("\"format-version\" '2', \"write-in-chunks\" '1'", error));
+}
+
+TEST_CASE("control characters in a log message are escaped, so outside text cannot forge a line") {
+  CHECK(pgep::escape_control("plain text") == "plain text");
+  CHECK(pgep::escape_control("k\nFAKE error: x") == "k\\nFAKE error: x");
+  CHECK(pgep::escape_control(std::string("a\r\tb\x01\x7f", 6)) == "a\\r\\tb\\x01\\x7f");
 }
