@@ -20,7 +20,7 @@ constexpr uint64_t kMiB = 1ULL << 20;
 // The control socket's default depends on the user, so it is filled in by the loader.
 constexpr OptionSpec kDaemon[] = {
     {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket"},
-    {"metrics_listen", ValueType::HostPort, "", "host:port for GET /metrics and /healthz, or empty for none"},
+    {"metrics_listen", ValueType::HostPort, "", "host:port for GET /metrics and /healthz (a port alone: on 127.0.0.1), or empty for none"},
     {"log_level", ValueType::Choice, "info", "error, warn, info or debug", 0, 0, "error|warn|info|debug"},
     {"log_format", ValueType::Choice, "text", "text or json", 0, 0, "text|json"},
     {"log_output", ValueType::Choice, "stderr", "stderr or syslog", 0, 0, "stderr|syslog"},
@@ -139,6 +139,7 @@ std::string check_broker_uri(std::string_view value, UpstreamKind kind) {
 }
 
 std::string check_host_port(std::string_view value) {
+  if (value.find(':') == std::string_view::npos && parse_uint(value, 1, 65535)) return "";  // on loopback
   size_t colon = value.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || !parse_uint(value.substr(colon + 1), 1, 65535)) {
     return "not host:port";

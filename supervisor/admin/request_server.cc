@@ -4,25 +4,39 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <set>
 
 namespace pgep {
 
-// One connection: reads a request, writes the answer, closes. Frees itself when libuv is done.
+// One connection: reads a request, writes the answer, closes. A connection that has not sent
+// its request and taken its answer within kClientDeadlineMs is closed. Frees itself when libuv
+// is done with both of its handles.
 struct RequestServer::Client {
-  RequestServer* server = nullptr;
+  RequestServer* server = nullptr;  // null once the server is gone
   bool tcp = false;
   union {
     uv_pipe_t pipe;
     uv_tcp_t tcp_handle;
   } handle{};
+  uv_timer_t deadline{};
   uv_write_t write{};
   std::string request;
   std::string response;
   bool answered = false;
+  bool closing = false;
+  int open_handles = 0;
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle); }
   void close() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+    if (closing) return;
+    closing = true;
+    if (server) server->clients_.erase(this);
+    auto closed = [](uv_handle_t* h) {
+      auto* c = static_cast<Client*>(h->data);
+      if (--c->open_handles == 0) delete c;
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle), closed);
+    if (open_handles == 2) uv_close(reinterpret_cast<uv_handle_t*>(&deadline), closed);
   }
   void reply(std::string text) {
     answered = true;
@@ -35,6 +49,16 @@ struct RequestServer::Client {
   }
 };
 
+RequestServer::~RequestServer() {
+  // Connections still open are closed; their callbacks must not reach this object.
+  std::set<Client*> clients;
+  clients.swap(clients_);
+  for (Client* client : clients) {
+    client->server = nullptr;
+    client->close();
+  }
+}
+
 std::string RequestServer::listen_unix(const std::string& path) {
   pipe_ = UvHandle<uv_pipe_t>([&](uv_pipe_t* p) { return uv_pipe_init(loop_, p, 0); });
   pipe_.get()->data = this;
@@ -46,7 +70,9 @@ std::string RequestServer::listen_unix(const std::string& path) {
   return listen(reinterpret_cast<uv_stream_t*>(pipe_.get()));
 }
 
-std::string RequestServer::listen_tcp(const std::string& host_port) {
+std::string RequestServer::listen_tcp(const std::string& given) {
+  // A port alone is on loopback: exposing metrics to the network is a choice made by address.
+  std::string host_port = given.find(':') == std::string::npos ? "127.0.0.1:" + given : given;
   size_t colon = host_port.rfind(':');
   std::string host = host_port.substr(0, colon);
   int port = std::atoi(host_port.c_str() + colon + 1);
@@ -80,7 +106,18 @@ void RequestServer::on_connection(uv_stream_t* server) {
     return;
   }
   client->handle.pipe.data = client;
-  if (uv_accept(server, client->stream()) != 0) return client->close();
+  client->open_handles = 1;
+  if (uv_timer_init(loop_, &client->deadline) == 0) {
+    client->deadline.data = client;
+    client->open_handles = 2;
+  }
+  clients_.insert(client);
+  // Accepted either way, so the backlog drains; one over the cap is closed at once.
+  if (uv_accept(server, client->stream()) != 0 || clients_.size() > kMaxClients || client->open_handles < 2) {
+    return client->close();
+  }
+  uv_timer_start(&client->deadline, [](uv_timer_t* t) { static_cast<Client*>(t->data)->close(); },
+                 kClientDeadlineMs, 0);
   status = uv_read_start(
       client->stream(),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
@@ -90,7 +127,7 @@ void RequestServer::on_connection(uv_stream_t* server) {
       [](uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
         std::unique_ptr<char[]> owned(buf->base);
         auto* c = static_cast<Client*>(stream->data);
-        if (c->answered) return;
+        if (c->answered || !c->server) return;
         if (n > 0) c->request.append(buf->base, static_cast<size_t>(n));
         RequestServer* self = c->server;
         size_t end = c->request.find(self->terminator_);

@@ -82,3 +82,41 @@ def test_healthz_is_503_while_a_broker_is_unreachable():
         values = samples(get(port, "/metrics")[1])
         assert values[("pgep_ready", ())] == 0
         assert values[("pgep_broker_connected", (("bridge", f"cache/{channel}->topic:x"),))] == 0
+
+
+def listening_addresses(port):
+    """The local addresses of the TCP sockets listening on `port` (/proc/net/tcp and tcp6)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.append(address)
+    return found
+
+
+def test_idle_connections_are_closed_and_capped_and_a_port_alone_is_on_loopback():
+    """Idle clients cannot exhaust the control socket or the metrics listener: each is closed
+    after 5 s, and those over 32 at once are closed at once; metrics_listen = PORT is 127.0.0.1."""
+    port = free_port()
+    channel = unique("idle")
+    config = f"[pgep]\nmetrics_listen = {port}\n\n" + database() + upstream("cache", "redis", f"{channel}->topic:x")
+    with PgepProcess(config, bridges=1) as pgep:
+        assert listening_addresses(port) == ["0100007F"], listening_addresses(port)  # 127.0.0.1 only
+        idle = []
+        for _ in range(40):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(pgep.control_socket)
+            idle.append(s)
+        for _ in range(40):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        for s in idle:
+            s.settimeout(15)
+        closed = [s.recv(1) == b"" for s in idle]  # each is closed by pgep: at once, or after 5 s
+        assert all(closed)
+        assert pgep.ctl("status").returncode == 0
+        assert get(port, "/healthz")[0] == 200
+        for s in idle:
+            s.close()
