@@ -37,11 +37,6 @@ void FrameStream::start_read() {
 
 void FrameStream::send(const Frame& frame) {
   if (failed_) return;
-  // A large message is encoded into room made once, not by doubling the buffer as it goes.
-  if (const auto* publish = std::get_if<Publish>(&frame)) {
-    size_t bound = publish_frame_bound(*publish);
-    if (bound > kKeptBufferBytes) queued_.reserve(queued_.size() + bound);
-  }
   encode_frame(frame, queued_);
 }
 

@@ -8,12 +8,6 @@
 
 namespace pgep {
 
-namespace {
-// How often an idle LISTEN session asks PostgreSQL whether it is there, and how long an answer
-// may take: a half-open connection is noticed within two of these.
-constexpr uint64_t kPingMs = 10000;
-}  // namespace
-
 NotifySource::NotifySource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener)
     : uri_(uri),
       channels_(std::move(channels)),

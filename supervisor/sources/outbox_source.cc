@@ -17,7 +17,8 @@ constexpr const char* kWakeChannel = "pg_event_proxy_outbox";
 // Rows read per query: a drain never reads much more than a full ledger.
 constexpr int kBatchRows = 500;
 constexpr uint64_t kBatchBytes = 8u << 20;
-constexpr uint64_t kPingMs = 10000;
+// A SELECT or DELETE unanswered this long fails the session (it may wait on a lock; kPingMs
+// is for the idle ping).
 constexpr uint64_t kCommandMs = 60000;
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <string>
 
 #include "shared/retry.h"
@@ -17,6 +18,10 @@
 #include "supervisor/sources/pg_connection.h"
 
 namespace pgep {
+
+// How often a session that mostly listens (NOTIFY, outbox) asks PostgreSQL whether it is there
+// when idle, and how long that answer may take: a half-open connection is noticed within two.
+inline constexpr uint64_t kPingMs = 10000;
 
 class PgSession {
  public:
