@@ -222,8 +222,7 @@ class Loader {
     Section& section = sections_["pgep"];
     daemon.values = resolve("pgep", section, daemon_options(), UpstreamKind::Amqp);
     auto& v = daemon.values;
-    if (v["control_socket"].empty()) v["control_socket"] = default_control_socket();
-    daemon.control_socket = v["control_socket"];
+
     daemon.metrics_listen = v["metrics_listen"];
     daemon.log_level = log_level_from(v["log_level"]);
     daemon.log_format = log_format_from(v["log_format"]);
@@ -234,14 +233,17 @@ class Loader {
     daemon.pid_file = v["pid_file"];
     if (v["state_directory"].empty()) v["state_directory"] = default_state_directory();
     daemon.state_directory = v["state_directory"];
+    if (v["control_socket"].empty()) v["control_socket"] = default_control_socket(daemon.state_directory);
+    daemon.control_socket = v["control_socket"];
     daemon.state_file = v["state_file"];
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
   }
 
-  std::string default_control_socket() const {
+  // Never in /tmp, where another user could take the name first (docs/security.md).
+  std::string default_control_socket(const std::string& state_directory) const {
     if (input_.uid == 0) return "/run/pgep/pgep.sock";
     if (!env("XDG_RUNTIME_DIR").empty()) return env("XDG_RUNTIME_DIR") + "/pgep.sock";
-    return "/tmp/pgep-" + std::to_string(input_.uid) + ".sock";
+    return state_directory + "/pgep.sock";
   }
 
   std::string env(const char* name) const {
@@ -251,10 +253,15 @@ class Loader {
     return "";
   }
 
-  std::string default_state_directory() const {
+  std::string default_state_directory() {
     if (input_.uid == 0) return "/var/lib/pgep";
     std::string base = env("XDG_STATE_HOME");
-    if (base.empty()) base = env("HOME").empty() ? "/tmp" : env("HOME") + "/.local/state";
+    if (base.empty() && !env("HOME").empty()) base = env("HOME") + "/.local/state";
+    if (base.empty()) {
+      error("configuration", "[pgep] state_directory", "", false,
+            "has no default: neither XDG_STATE_HOME nor HOME is set; expected a directory for pgep's state");
+      return "";
+    }
     return base + "/pgep";
   }
 

@@ -19,7 +19,7 @@ constexpr uint64_t kMiB = 1ULL << 20;
 
 // The control socket's default depends on the user, so it is filled in by the loader.
 constexpr OptionSpec kDaemon[] = {
-    {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket"},
+    {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket (empty: /run/pgep/pgep.sock as root, else $XDG_RUNTIME_DIR/pgep.sock or state_directory/pgep.sock)"},
     {"metrics_listen", ValueType::HostPort, "", "host:port for GET /metrics and /healthz (a port alone: on 127.0.0.1), or empty for none"},
     {"log_level", ValueType::Choice, "info", "error, warn, info or debug", 0, 0, "error|warn|info|debug"},
     {"log_format", ValueType::Choice, "text", "text or json", 0, 0, "text|json"},

@@ -1,5 +1,6 @@
 // pgep, the supervisor: reads the configuration and runs the sources, the ledger and one
 // worker per bridge (see ../README.md and docs/).
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
@@ -8,12 +9,13 @@
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/unix_socket.h"
 #include "supervisor/admin/check_config.h"
+#include "supervisor/private_paths.h"
 #include "supervisor/supervisor.h"
 
 namespace {
@@ -34,14 +36,16 @@ std::string worker_path() {
   return path.substr(0, path.rfind('/') + 1) + "pgep-worker";
 }
 
-// Removes the pid file when pgep ends, however run() returns.
+// Removes the pid file when pgep ends, however run() returns. Never written through a link
+// (private_paths.h).
 class PidFile {
  public:
   explicit PidFile(std::string path) : path_(std::move(path)) {
     if (path_.empty()) return;
-    std::ofstream out(path_);
-    out << getpid() << "\n";
-    if (!out) pgep::log_warn("cannot write the pid file " + path_);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    std::string line = std::to_string(getpid()) + "\n";
+    if (fd < 0 || !pgep::write_all(fd, line)) pgep::log_warn("cannot write the pid file " + path_ + ": " + std::strerror(errno));
+    if (fd >= 0) ::close(fd);
   }
   ~PidFile() {
     if (!path_.empty()) unlink(path_.c_str());
@@ -66,6 +70,12 @@ int run(const std::string& file) {
     pgep::log_error("cannot run " + worker + ": " + std::strerror(errno) + " (pgep-worker must be beside pgep)");
     return 1;
   }
+  bool refused = false;
+  for (const std::string& problem : pgep::prepare_private_paths(daemon)) {
+    pgep::log_error(problem);
+    refused = true;
+  }
+  if (refused) return 1;
   signal(SIGPIPE, SIG_IGN);
   PidFile pid_file(daemon.pid_file);
   uv_loop_t loop;

@@ -1,8 +1,7 @@
 #include "supervisor/admin/control.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <filesystem>
 
 #include "shared/json_writer.h"
 #include "shared/log.h"
@@ -25,10 +24,11 @@ Control::~Control() {
 }
 
 std::string Control::start() {
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
-  // A socket file left by a pgep that was killed is replaced; one a live pgep answers on is not.
-  if (access(path_.c_str(), F_OK) == 0) {
+  // Its directory was made private at start (private_paths.h). A socket file left by a pgep that
+  // was killed is replaced; one a live pgep answers on is not, nor anything else.
+  struct stat st{};
+  if (lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return "control socket: " + path_ + " exists and is not a socket; pgep will not replace it";
     std::string ignored_error;
     if (UnixSocket::connect(path_, ignored_error).is_open()) return "another pgep is running with the control socket " + path_;
     unlink(path_.c_str());

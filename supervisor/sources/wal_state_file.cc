@@ -58,7 +58,7 @@ bool write_durably(const std::string& path, const std::string& text, std::string
   std::error_code ignored;
   std::filesystem::create_directories(target.parent_path(), ignored);
   std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     error = "cannot create " + temporary + ": " + std::strerror(errno);
     return false;
@@ -176,6 +176,12 @@ WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t tim
                                         ".state";
   Read read;
   std::string text, error;
+  std::error_code unknown;  // a path that cannot be read is reported below, by read_text
+  if (std::filesystem::is_symlink(path_, unknown)) {
+    read.outcome = Read::Outcome::Error;
+    read.error = "the state file " + path_ + " is a symbolic link; expected a plain file (pgep never writes through a link)";
+    return read;
+  }
   if (!std::filesystem::exists(path_)) {
     std::string legacy = explicit_path_.empty() ? directory_ + "/" + identity.slot + ".lsn" : "";
     return legacy.empty() || !std::filesystem::exists(legacy) ? read : read_legacy(legacy, false);

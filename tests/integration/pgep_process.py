@@ -12,16 +12,18 @@ from conftest import build_path, clean_env, wait_until
 
 
 class PgepProcess:
-    def __init__(self, config_text=None, env=None, bridges=None, notify=True):
+    def __init__(self, config_text=None, env=None, bridges=None, notify=True, own_socket=True):
         self.dir = tempfile.mkdtemp(prefix="pgep-test-")
         self.config = None
         if config_text is not None:
             self.config = os.path.join(self.dir, "pgep.ini")
             with open(self.config, "w") as f:
                 f.write(config_text)
-        # A control socket of its own, so that tests never reach another pgep's.
-        self.control_socket = os.path.join(self.dir, "pgep.sock")
-        self.env = clean_env(**{"PGPROXY_PGEP-CONTROL_SOCKET": self.control_socket, **(env or {})})
+        # A control socket of its own, so that tests never reach another pgep's; or, with
+        # own_socket=False, the one the configuration or the defaults give.
+        self.control_socket = os.path.join(self.dir, "pgep.sock") if own_socket else None
+        socket_env = {"PGPROXY_PGEP-CONTROL_SOCKET": self.control_socket} if own_socket else {}
+        self.env = clean_env(**{**socket_env, **(env or {})})
         self.log_path = os.path.join(self.dir, "pgep.log")
         self.bridges = bridges  # how many "broker connected" lines mean ready
         self.notify = notify

@@ -14,7 +14,9 @@ namespace pgep::test {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
+// As a user with a home (the state directory's default needs one).
 inline ConfigResult load(const std::string& text, Env env = {}) {
+  env.emplace_back("HOME", "/home/test");
   ConfigInput input{"", std::move(env), 1000};
   return load_config_text(text, "test.ini", input);
 }

@@ -301,9 +301,15 @@ TEST_CASE("the control socket's default depends on the user") {
   pgep::ConfigInput user{"", {{"XDG_RUNTIME_DIR", "/run/user/1000"}}, 1000};
   CHECK(pgep::load_config_text(kMulti, "t", user).config.daemon.control_socket ==
         "/run/user/1000/pgep.sock");
+  pgep::ConfigInput home{"", {{"HOME", "/home/ops"}}, 1000};
+  auto at_home = pgep::load_config_text(kMulti, "t", home);
+  CHECK(at_home.config.daemon.state_directory == "/home/ops/.local/state/pgep");
+  CHECK(at_home.config.daemon.control_socket == "/home/ops/.local/state/pgep/pgep.sock");
   pgep::ConfigInput bare{"", {}, 1000};
-  CHECK(pgep::load_config_text(kMulti, "t", bare).config.daemon.control_socket ==
-        "/tmp/pgep-1000.sock");
+  auto nowhere = pgep::load_config_text(kMulti, "t", bare);
+  REQUIRE(nowhere.errors.size() == 1);
+  CHECK(nowhere.errors[0].to_string().find("state_directory") != std::string::npos);
+  CHECK(nowhere.errors[0].to_string().find("neither XDG_STATE_HOME nor HOME") != std::string::npos);
 }
 
 TEST_CASE("a missing configuration file is named") {
