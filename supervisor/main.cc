@@ -16,6 +16,7 @@
 #include "shared/unix_socket.h"
 #include "supervisor/admin/check_config.h"
 #include "supervisor/private_paths.h"
+#include "supervisor/unverified_peers.h"
 #include "supervisor/supervisor.h"
 
 namespace {
@@ -70,6 +71,7 @@ int run(const std::string& file) {
     pgep::log_error("cannot run " + worker + ": " + std::strerror(errno) + " (pgep-worker must be beside pgep)");
     return 1;
   }
+  for (const std::string& warning : pgep::unverified_peers(result.config, input.environment)) pgep::log_warn(warning);
   bool refused = false;
   for (const std::string& problem : pgep::prepare_private_paths(daemon)) {
     pgep::log_error(problem);

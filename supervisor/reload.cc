@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "shared/log.h"
+#include "supervisor/unverified_peers.h"
 #include "supervisor/supervisor.h"
 
 namespace pgep {
@@ -30,10 +31,12 @@ std::string Supervisor::unchangeable(const Config& next) const {
 
 std::string Supervisor::reload() {
   if (shutting_down_) return "pgep is stopping";
-  ConfigResult result = load_config(ConfigInput::from_process(input_.file));
+  ConfigInput input = ConfigInput::from_process(input_.file);
+  ConfigResult result = load_config(input);
   if (!result.ok()) return result.describe("; ");
   std::string problem = unchangeable(result.config);
   if (!problem.empty()) return problem;
+  for (const std::string& warning : unverified_peers(result.config, input.environment)) log_warn("reload: " + warning);
 
   BridgePlan wanted = plan_bridges(result.config);
   size_t added = 0, removed = 0, changed = 0, kept = 0;

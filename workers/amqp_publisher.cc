@@ -1,6 +1,7 @@
 #include "workers/amqp_publisher.h"
 
 #include <amqp_ssl_socket.h>
+#include <openssl/ssl.h>
 #include <amqp_tcp_socket.h>
 #include <sys/socket.h>
 
@@ -122,6 +123,12 @@ std::string AmqpPublisher::open_connection() {
   if (tls_) {
     if (!tls_ca_file_.empty() && amqp_ssl_socket_set_cacert(socket, tls_ca_file_.c_str()) != AMQP_STATUS_OK) {
       return "cannot load tls_ca_file " + tls_ca_file_;
+    }
+    // rabbitmq-c trusts nothing without a CA file; the system's store (or SSL_CERT_FILE and
+    // SSL_CERT_DIR) is what an operator expects, as paho and libpq do.
+    if (tls_ca_file_.empty() &&
+        SSL_CTX_set_default_verify_paths(static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket))) != 1) {
+      return "cannot load the system's CA certificates (set tls_ca_file)";
     }
     if (!tls_cert_file_.empty() &&
         amqp_ssl_socket_set_key(socket, tls_cert_file_.c_str(), tls_key_file_.c_str()) != AMQP_STATUS_OK) {

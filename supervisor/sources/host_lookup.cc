@@ -22,6 +22,7 @@ HostList hosts_of(const std::string& conninfo) {
   for (const PQconninfoOption* o = options.get(); o->keyword; ++o) {
     if (!o->val || !*o->val) continue;
     if (std::strcmp(o->keyword, "hostaddr") == 0) list.has_hostaddr = true;
+    if (std::strcmp(o->keyword, "sslmode") == 0) list.sslmode = o->val;
     if (std::strcmp(o->keyword, "host") != 0) continue;
     std::string hosts = o->val;
     for (size_t start = 0; start <= hosts.size();) {

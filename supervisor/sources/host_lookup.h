@@ -18,6 +18,7 @@ namespace pgep {
 struct HostList {
   std::vector<std::string> hosts;  // names, numeric addresses, or socket directories
   bool has_hostaddr = false;       // the string gives its own hostaddr: nothing to resolve
+  std::string sslmode;             // as given, empty when the string does not say
 };
 HostList hosts_of(const std::string& conninfo);
 // Whether `host` needs resolving: not a socket directory, not a numeric address.

@@ -149,9 +149,14 @@ void PgConnection::poll(int events) {
   });
 }
 
+// libuv reports any POLLERR as UV_EBADF ("bad file descriptor") and stops watching; libpq reads
+// the socket's own error (refused, reset, unreachable), which says what happened.
 void PgConnection::on_socket(int status, int events) {
-  if (connecting_ && status == 0) return continue_connect();
-  if (status < 0) return callbacks_.ready(status, events);
+  if (connecting_) return continue_connect();
+  if (status < 0) {
+    if (conn_ && !PQconsumeInput(conn_.get())) return callbacks_.failed(error());
+    return callbacks_.ready(status, events);
+  }
   if ((events & UV_WRITABLE) && !flush()) return;
   if ((events & UV_READABLE) && reading_) callbacks_.ready(status, events);
 }

@@ -53,6 +53,15 @@ def pgep():
     return build_path("pgep")
 
 
+@pytest.fixture
+def pg():
+    """A PostgreSQL session of the test's own, for NOTIFY."""
+    from brokers import Postgres
+    p = Postgres()
+    yield p
+    p.close()
+
+
 @pytest.fixture(scope="session")
 def services():
     needed = ["PGEP_SERVICES_DIR", "PGEP_PG_URI", "PGEP_AMQP_URI", "PGEP_MQTT_URI", "PGEP_REDIS_URI"]

@@ -4,6 +4,9 @@ before a worker's Hello, counters that never go backwards, a restart that says w
 import json
 import os
 import signal
+import socket
+import struct
+import threading
 
 from brokers import Postgres, RedisSubscriber, unique
 from conftest import wait_until
@@ -95,3 +98,38 @@ def test_a_sighup_while_pgep_starts_does_not_kill_it(tmp_path):
         assert pgep.proc.wait(30) == 0
     finally:
         pgep.kill()
+
+
+def test_a_database_connection_reset_while_connecting_says_so():
+    # libuv reports any socket error while polling as "bad file descriptor"; the message must be
+    # libpq's own, which says what happened. A server that accepts and resets at once.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    stop = threading.Event()
+
+    def reset_every_connection():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=reset_every_connection, daemon=True)
+    thread.start()
+    channel = unique("reset")
+    config = upstream("cache", "redis", f"{channel}->topic:{channel}")
+    env = {"PGPROXY_DATABASE-URI": f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/postgres"}
+    try:
+        with PgepProcess(config, env=env, notify=False) as pgep:
+            pgep.wait_log(r"NOTIFY connection failed: ")
+            pgep.wait_log(r"outbox connection failed: ")
+            assert "bad file descriptor" not in pgep.log_text(), pgep.log_text()
+            assert pgep.count(r"connection failed: .*(reset|closed the connection)") >= 2, pgep.log_text()
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -3,19 +3,11 @@ import os
 import time
 
 import pika
-import pytest
 
-from brokers import AmqpQueue, MqttSubscriber, Postgres, RedisSubscriber, declare_exchange, unique
+from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, declare_exchange, unique
 from conftest import process_gone, wait_until
 from helpers import database, upstream
 from pgep_process import PgepProcess
-
-
-@pytest.fixture
-def pg():
-    p = Postgres()
-    yield p
-    p.close()
 
 
 def test_every_upstream_and_target_kind_in_one_pgep(pg):
@@ -218,33 +210,6 @@ def test_wrong_credentials_are_clear_errors(pg):
         pgep.wait_log(r"Redis refused the login or database: WRONGPASS")
         pgep.wait_log(r"things/.*broker unreachable: connect failed: the broker refused: not authorized")
         assert "nope" not in pgep.log_text()
-
-
-def test_tls_to_rabbitmq_and_mosquitto(pg):
-    channel = unique("tls")
-    ca = os.environ["PGEP_TLS_CA"]
-    amqp = AmqpQueue("amq.topic", f"{channel}.#")
-    mqtt_all = MqttSubscriber("#")
-    config = database() + \
-        upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"], tls_ca_file=ca) + \
-        upstream("things", "mqtt", f"{channel}->topic:{channel}", uri=os.environ["PGEP_MQTTS_URI"], tls_ca_file=ca) + \
-        upstream("unchecked", "mqtt", f"{channel}->topic:{channel}.unchecked", uri=os.environ["PGEP_MQTTS_URI"],
-                 tls_verify="false")
-    with PgepProcess(config, bridges=3):
-        pg.notify(channel, [f"{channel}.k|over TLS"])
-        assert [(k, b) for k, b, _ in amqp.fetch(1)] == [(f"{channel}.k", b"over TLS")]
-        got = sorted(t for t, b in mqtt_all.wait(2) if b == b"over TLS")
-        assert got == [f"{channel}.{channel}.k", f"{channel}.unchecked.{channel}.k"]
-    amqp.close()
-    mqtt_all.close()
-
-
-def test_tls_with_an_unknown_ca_is_a_clear_error(pg):
-    channel = unique("badtls")
-    # The system's CAs do not know the test CA: verification must fail, and say so.
-    config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"])
-    with PgepProcess(config, bridges=None) as pgep:
-        pgep.wait_log(r"bus/.*broker unreachable: cannot connect to localhost:\d+: .*(SSL|certificate|verif)")
 
 
 def test_mqtt_qos_0_1_and_2(pg):

@@ -1,0 +1,85 @@
+#include "supervisor/unverified_peers.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "shared/config_options.h"
+#include "shared/uri.h"
+#include "shared/values.h"
+#include "supervisor/sources/host_lookup.h"
+
+namespace pgep {
+
+namespace {
+
+std::string lookup(const std::vector<std::pair<std::string, std::string>>& environment, const std::string& name) {
+  for (const auto& [key, value] : environment) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+std::vector<std::string> split_hosts(const std::string& hosts) {
+  std::vector<std::string> list;
+  for (size_t start = 0; start <= hosts.size();) {
+    size_t comma = std::min(hosts.find(',', start), hosts.size());
+    list.push_back(hosts.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return list;
+}
+
+void check_database(const DatabaseSettings& database,
+                    const std::vector<std::pair<std::string, std::string>>& environment,
+                    std::vector<std::string>& warnings) {
+  HostList list = hosts_of(database.uri);
+  std::string sslmode = !list.sslmode.empty() ? list.sslmode : lookup(environment, "PGSSLMODE");
+  if (sslmode.empty()) sslmode = "prefer";
+  if (sslmode == "verify-ca" || sslmode == "verify-full") return;
+  std::vector<std::string> hosts = list.hosts;
+  if (hosts.empty() && !lookup(environment, "PGHOST").empty()) hosts = split_hosts(lookup(environment, "PGHOST"));
+  for (const std::string& host : hosts) {
+    if (is_loopback_host(host)) continue;
+    warnings.push_back("the database host " + host + " is not on this machine and sslmode is " + sslmode +
+                       ": its certificate is not checked, so anyone on the path may read the connection "
+                       "(the password too) or pose as PostgreSQL; expected sslmode=verify-full and sslrootcert=CA_FILE "
+                       "in [database] uri");
+  }
+}
+
+void check_upstream(const UpstreamSettings& upstream, std::vector<std::string>& warnings) {
+  std::string ignored;
+  std::optional<Uri> uri = parse_uri(upstream.uri, ignored);
+  if (!uri || is_loopback_host(uri->host)) return;
+  std::string where = "upstream " + upstream.name + " (" + uri->host + ")";
+  if (!scheme_uses_tls(uri->scheme)) {
+    warnings.push_back(where + " is not on this machine and " + uri->scheme +
+                       ":// is not encrypted: anyone on the path may read the messages and the password" +
+                       (upstream.kind == UpstreamKind::Redis ? "" : "; expected a TLS scheme (amqps://, mqtts://)"));
+  } else if (auto verify = upstream.options.find("tls_verify");
+             verify != upstream.options.end() && parse_bool(verify->second) == false) {
+    warnings.push_back(where + " is not on this machine and tls_verify is false: anyone on the path may pose as "
+                       "the broker; expected tls_verify = true, with tls_ca_file if the system's CAs do not know it");
+  }
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  if (host.empty() || host[0] == '/' || host[0] == '@' || host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+std::vector<std::string> unverified_peers(const Config& config,
+                                          const std::vector<std::pair<std::string, std::string>>& environment) {
+  std::vector<std::string> warnings;
+  check_database(config.database, environment, warnings);
+  for (const UpstreamSettings& upstream : config.upstreams) check_upstream(upstream, warnings);
+  return warnings;
+}
+
+}  // namespace pgep
