@@ -14,8 +14,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       tini ca-certificates libpq5 librabbitmq4 libpaho-mqttpp3-1 libpaho-mqtt1.3 libhiredis0.14 libuv1 \
       libinih1 libsimdjson14 \
     && rm -rf /var/lib/apt/lists/* \
-    && mkdir -p /var/lib/pgep /run/pgep
+    && adduser --system --group --home /var/lib/pgep --no-create-home pgep \
+    && install -d -m 0700 -o pgep -g pgep /var/lib/pgep /run/pgep
 COPY --from=build /out/ /
+# Not root: pgep needs no privilege. Its control socket and state follow these two variables
+# (systemd's names); mount a volume on /var/lib/pgep to keep the WAL position across containers.
+USER pgep
+ENV RUNTIME_DIRECTORY=/run/pgep STATE_DIRECTORY=/var/lib/pgep
+VOLUME /var/lib/pgep
 # tini reaps and forwards SIGTERM: `docker stop` lets pgep drain what is in flight.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["/usr/bin/pgep"]

@@ -239,8 +239,10 @@ class Loader {
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
   }
 
-  // Never in /tmp, where another user could take the name first (docs/security.md).
+  // Never in /tmp, where another user could take the name first (docs/security.md). systemd's
+  // RuntimeDirectory= and StateDirectory= come first: the packaged unit runs pgep as user pgep.
   std::string default_control_socket(const std::string& state_directory) const {
+    if (!first_of(env("RUNTIME_DIRECTORY")).empty()) return first_of(env("RUNTIME_DIRECTORY")) + "/pgep.sock";
     if (input_.uid == 0) return "/run/pgep/pgep.sock";
     if (!env("XDG_RUNTIME_DIR").empty()) return env("XDG_RUNTIME_DIR") + "/pgep.sock";
     return state_directory + "/pgep.sock";
@@ -253,7 +255,11 @@ class Loader {
     return "";
   }
 
+  // systemd gives a list, separated by ':', when a unit names several directories.
+  static std::string first_of(const std::string& list) { return list.substr(0, list.find(':')); }
+
   std::string default_state_directory() {
+    if (!first_of(env("STATE_DIRECTORY")).empty()) return first_of(env("STATE_DIRECTORY"));
     if (input_.uid == 0) return "/var/lib/pgep";
     std::string base = env("XDG_STATE_HOME");
     if (base.empty() && !env("HOME").empty()) base = env("HOME") + "/.local/state";

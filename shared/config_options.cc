@@ -19,7 +19,7 @@ constexpr uint64_t kMiB = 1ULL << 20;
 
 // The control socket's default depends on the user, so it is filled in by the loader.
 constexpr OptionSpec kDaemon[] = {
-    {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket (empty: /run/pgep/pgep.sock as root, else $XDG_RUNTIME_DIR/pgep.sock or state_directory/pgep.sock)"},
+    {"control_socket", ValueType::Name, "", "a path for pgep-ctl's UNIX socket (empty: $RUNTIME_DIRECTORY/pgep.sock under systemd, /run/pgep/pgep.sock as root, else $XDG_RUNTIME_DIR/pgep.sock or state_directory/pgep.sock)"},
     {"metrics_listen", ValueType::HostPort, "", "host:port for GET /metrics and /healthz (a port alone: on 127.0.0.1), or empty for none"},
     {"log_level", ValueType::Choice, "info", "error, warn, info or debug", 0, 0, "error|warn|info|debug"},
     {"log_format", ValueType::Choice, "text", "text or json", 0, 0, "text|json"},
@@ -28,7 +28,7 @@ constexpr OptionSpec kDaemon[] = {
     {"ledger_max_events", ValueType::UInt, "100000", "a number of events from 1 to 10000000", 1, 10000000},
     {"ledger_max_bytes", ValueType::Size, "64MiB", "a size from 64KiB to 16GiB, such as 64MiB", 64 * 1024, 16384 * kMiB},
     {"pid_file", ValueType::String, "", "a path for the pid file, or empty for none"},
-    {"state_directory", ValueType::String, "", "a directory for the state files (empty: /var/lib/pgep as root, else the XDG state directory)"},
+    {"state_directory", ValueType::String, "", "a directory for the state files (empty: $STATE_DIRECTORY under systemd, /var/lib/pgep as root, else the XDG state directory)"},
     {"state_file", ValueType::String, "", "a path where the last confirmed WAL position is kept (empty: one per cluster, database and slot in state_directory)"},
     {"shutdown_timeout", ValueType::Duration, "10s", "a duration from 0s to 1h, such as 10s", 0, 3600 * 1000},
 };

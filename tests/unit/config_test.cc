@@ -294,7 +294,7 @@ TEST_CASE("the printed configuration loads again to the same configuration") {
   CHECK(again.config.daemon.ledger_max_events == 500);
 }
 
-TEST_CASE("the control socket's default depends on the user") {
+TEST_CASE("the control socket's and state directory's defaults depend on systemd, the user and XDG") {
   pgep::ConfigInput root{"", {}, 0};
   auto as_root = pgep::load_config_text(kMulti, "t", root);
   CHECK(as_root.config.daemon.control_socket == "/run/pgep/pgep.sock");
@@ -305,6 +305,11 @@ TEST_CASE("the control socket's default depends on the user") {
   auto at_home = pgep::load_config_text(kMulti, "t", home);
   CHECK(at_home.config.daemon.state_directory == "/home/ops/.local/state/pgep");
   CHECK(at_home.config.daemon.control_socket == "/home/ops/.local/state/pgep/pgep.sock");
+  pgep::ConfigInput unit{"", {{"RUNTIME_DIRECTORY", "/run/pgep"}, {"STATE_DIRECTORY", "/var/lib/pgep:/var/lib/x"},
+                              {"HOME", "/nonexistent"}}, 110};
+  auto under_systemd = pgep::load_config_text(kMulti, "t", unit);
+  CHECK(under_systemd.config.daemon.control_socket == "/run/pgep/pgep.sock");
+  CHECK(under_systemd.config.daemon.state_directory == "/var/lib/pgep");
   pgep::ConfigInput bare{"", {}, 1000};
   auto nowhere = pgep::load_config_text(kMulti, "t", bare);
   REQUIRE(nowhere.errors.size() == 1);
