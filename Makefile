@@ -6,6 +6,8 @@
 #   make SAN=1 test   the same under AddressSanitizer and UBSan (objects in build/san)
 #   make fuzz         libFuzzer targets (clang) in build/fuzz; make fuzz-run FUZZ_SECONDS=600
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb          the Debian package build/pgep_VERSION_ARCH.deb (lintian-checked)
+#   make deb-test     install it here, test it against the servers, purge it (root)
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -34,7 +36,8 @@ CPPFLAGS += -I. $(PKG_CFLAGS) -DMSGPACK_NO_BOOST -DPGEP_VERSION='"$(VERSION)"'
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++20 $(WARNINGS) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
-VERSION  := 0.1.0
+# One place for the version: debian/changelog's first line, "pgep (VERSION) ...".
+VERSION  := $(shell awk -F'[()]' 'NR == 1 { print $$2 }' debian/changelog)
 
 # Code both processes use (configuration, routing, logging) and the frame codec.
 LIB_SRC        := $(wildcard shared/*.cc) $(wildcard ipc/*.cc)
@@ -55,7 +58,7 @@ SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 SUPERVISOR_LIBS := $(PKG_LIBS)
 WORKER_LIBS     := $(PKG_LIBS) -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto
 
-.PHONY: all deps test check unit fuzz fuzz-run install clean demo
+.PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test
 
 all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
@@ -131,11 +134,30 @@ install: all
 	$(if $(wildcard postgres/*.sql),install -m 644 $(wildcard postgres/*.sql) $(DESTDIR)$(PREFIX)/share/pgep/sql/)
 	install -m 644 etc/*.ini $(DESTDIR)$(PREFIX)/share/doc/pgep/examples/
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/pgep/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)/etc/init.d $(DESTDIR)/etc/pgep $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|/usr/local|$(PREFIX)|g' etc/init.d/pgep > $(DESTDIR)/etc/init.d/pgep && chmod 755 $(DESTDIR)/etc/init.d/pgep
-	sed 's|/usr/local|$(PREFIX)|g' etc/pgep.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/pgep.service
+	sed 's|/usr/bin/|$(PREFIX)/bin/|g' etc/init.d/pgep > $(DESTDIR)/etc/init.d/pgep && chmod 755 $(DESTDIR)/etc/init.d/pgep
+	sed 's|/usr/bin/|$(PREFIX)/bin/|g' etc/pgep.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/pgep.service
 	# The sample configuration, unless one is there already.
 	[ -e $(DESTDIR)/etc/pgep/pgep.ini ] || install -m 640 etc/pgep.ini $(DESTDIR)/etc/pgep/pgep.ini
+
+# The Debian package (debian/, dpkg-buildpackage), with lintian's verdict: build/pgep_VERSION_ARCH.deb.
+# dpkg-buildpackage writes beside the source directory; the results are moved into build/.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := build/pgep_$(VERSION)_$(DEB_ARCH).deb
+deb:
+	@scripts/deps package
+	dpkg-buildpackage -b -us -uc
+	@mkdir -p build
+	mv ../pgep_$(VERSION)_$(DEB_ARCH).deb ../pgep_$(VERSION)_$(DEB_ARCH).buildinfo ../pgep_$(VERSION)_$(DEB_ARCH).changes build/
+	rm -f ../pgep-dbgsym_$(VERSION)_$(DEB_ARCH).deb
+	lintian --fail-on error,warning $(DEB)
+
+# Installs the package on this machine (root), checks it against the test servers, purges it:
+# tests/package/. Ends with "N passed, N failed", as make test.
+deb-test: deb
+	@BUILD=$(BUILD) DEB=$(DEB) tests/package/run
 
 clean:
 	rm -rf build

@@ -21,10 +21,13 @@ constexpr int kExitRefused = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotRunning = 3;
 
-int usage() {
-  std::fprintf(stderr,
+// To stdout for --help (asked for), to stderr for a wrong command line.
+int usage(FILE* out = stderr) {
+  std::fprintf(out,
                "usage: pgep-ctl [-s SOCKET | -c CONFIG] status [--json]\n"
-               "       pgep-ctl [-s SOCKET | -c CONFIG] stop | reload | restart BRIDGE\n");
+               "       pgep-ctl [-s SOCKET | -c CONFIG] stop | reload | restart BRIDGE\n"
+               "       pgep-ctl --version | --help\n"
+               "See pgep-ctl(8).\n");
   return kExitUsage;
 }
 
@@ -72,7 +75,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--json") {
       json = true;
     } else if (arg == "-h" || arg == "--help") {
-      usage();
+      usage(stdout);
       return 0;
     } else {
       words.push_back(arg);
