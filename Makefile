@@ -113,6 +113,14 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cc,$(FUZZ_DIR)/%_fuzz,$(wildcard te
 
 fuzz: $(FUZZ_TARGETS)
 
+# The pgoutput decoder lives with the supervisor's sources; the other targets need only LIB_SRC.
+PGOUTPUT_SRC := supervisor/sources/pgoutput_decoder.cc supervisor/sources/pgoutput_message.cc \
+                supervisor/sources/pg_type_names.cc
+
+$(FUZZ_DIR)/pgoutput_fuzz: tests/fuzz/pgoutput_fuzz.cc $(LIB_SRC) $(PGOUTPUT_SRC) $(wildcard shared/*.h supervisor/sources/*.h)
+	@mkdir -p $(FUZZ_DIR)
+	clang++ $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PGOUTPUT_SRC) $(PKG_LIBS)
+
 $(FUZZ_DIR)/%_fuzz: tests/fuzz/%_fuzz.cc $(LIB_SRC) $(wildcard shared/*.h ipc/*.h)
 	@mkdir -p $(FUZZ_DIR)
 	clang++ $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)

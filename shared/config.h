@@ -35,9 +35,13 @@ struct DaemonSettings {
 };
 
 // [database], or [local] in the seed format.
+enum class OutputPlugin { Wal2json, Pgoutput };
+
 struct DatabaseSettings {
   std::string uri;
   std::string replication_slot;
+  OutputPlugin output_plugin = OutputPlugin::Wal2json;
+  std::string publication;  // pgoutput's
   std::vector<Wal2jsonParam> wal2json_params;
   std::map<std::string, std::string> values;  // every key as resolved, for printing
 };

@@ -5,6 +5,7 @@
 
 #include "shared/config.h"
 #include "shared/config_options.h"
+#include "shared/pgoutput_body_options.h"
 #include "shared/config_source.h"
 #include "shared/log.h"
 #include "shared/uri.h"
@@ -85,7 +86,8 @@ class Loader {
       } else if (entry.key == "upstream") {
         entry.section = std::string(kUpstreamPrefix) + std::string(kSeedUpstreamName);
         entry.key = "kind";
-      } else if (entry.key == "replication_slot" || entry.key == "wal2json_params") {
+      } else if (entry.key == "replication_slot" || entry.key == "wal2json_params" || entry.key == "output_plugin" ||
+                 entry.key == "publication") {
         entry.section = "database";
       }
     } else if (entry.section == "local.upstream_config") {
@@ -214,7 +216,7 @@ class Loader {
       if (!list.empty()) list += ", ";
       list += spec.key;
     }
-    if (section == "local") return "postgresql_uri, upstream, replication_slot, wal2json_params";
+    if (section == "local") return "postgresql_uri, upstream, replication_slot, wal2json_params, output_plugin, publication";
     return list;
   }
 
@@ -280,12 +282,32 @@ class Loader {
     database.values = resolve("database", section, database_options(), UpstreamKind::Amqp);
     database.uri = database.values["uri"];
     database.replication_slot = database.values["replication_slot"];
+    database.output_plugin =
+        database.values["output_plugin"] == "pgoutput" ? OutputPlugin::Pgoutput : OutputPlugin::Wal2json;
+    database.publication = database.values["publication"];
     std::string ignored;
     database.wal2json_params =
         parse_wal2json_params(database.values["wal2json_params"], ignored).value_or(
             std::vector<Wal2jsonParam>{});
     if (!database.wal2json_params.empty()) {
       database.values["wal2json_params"] = format_wal2json_params(database.wal2json_params);
+      if (database.output_plugin == OutputPlugin::Pgoutput) check_pgoutput_params(database);
+    }
+  }
+
+  // pgoutput's bodies are written by pgep as wal2json format 2 would write them: only format 2,
+  // and only the options pgoutput sends enough for.
+  void check_pgoutput_params(const DatabaseSettings& database) {
+    std::string problem;
+    if (wal2json_format_version(database.wal2json_params) != 2) {
+      problem = "asks for wal2json format 1, but output_plugin = pgoutput writes format 2 bodies only; "
+                "expected \"format-version\" '2'";
+    } else if (!pgoutput_body_options(database.wal2json_params, problem)) {
+      problem += " (docs/pgoutput.md)";
+    }
+    if (!problem.empty()) {
+      error("configuration", written_name("database", "wal2json_params"), database.values.at("wal2json_params"), true,
+            problem);
     }
   }
 

@@ -35,7 +35,9 @@ constexpr OptionSpec kDaemon[] = {
 
 constexpr OptionSpec kDatabase[] = {
     {"uri", ValueType::PostgresUri, std::nullopt, "a PostgreSQL connection URI such as postgresql://user:pass@host:5432/db"},
-    {"replication_slot", ValueType::SlotName, "pg_event_proxy", "a slot name of lower-case letters, digits and _, at most 63 bytes"},
+    {"replication_slot", ValueType::Identifier, "pg_event_proxy", "a slot name of lower-case letters, digits and _, at most 63 bytes"},
+    {"output_plugin", ValueType::Choice, "wal2json", "wal2json or pgoutput (PostgreSQL's built-in plugin, with a publication)", 0, 0, "wal2json|pgoutput"},
+    {"publication", ValueType::Identifier, "pgep", "a publication name of lower-case letters, digits and _, at most 63 bytes (pgoutput only)"},
     {"wal2json_params", ValueType::Wal2jsonParams, kDefaultWal2jsonParams, "wal2json options such as \"format-version\" '2', \"include-types\" '0'"},
 };
 
@@ -224,8 +226,8 @@ std::string check_option(const OptionSpec& spec, std::string_view value, Upstrea
       return check_broker_uri(value, kind);
     case ValueType::BridgeList:
       return "";  // parsed, with its own messages, by the loader
-    case ValueType::SlotName:
-      return valid_slot_name(value) ? "" : "not a valid slot name";
+    case ValueType::Identifier:
+      return valid_slot_name(value) ? "" : "not a valid name";
     case ValueType::Wal2jsonParams: {
       std::string error;
       return parse_wal2json_params(value, error) ? "" : error;

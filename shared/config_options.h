@@ -25,7 +25,7 @@ enum class ValueType {
   PostgresUri,   // a libpq connection string
   BrokerUri,     // a URI whose scheme the upstream's kind accepts
   BridgeList,    // bridge_channels
-  SlotName,      // a replication slot name
+  Identifier,    // a slot or publication name: lower-case letters, digits, _
   Wal2jsonParams,
   HostPort,      // host:port to listen on
 };

@@ -7,6 +7,7 @@
 
 #include "shared/log.h"
 #include "shared/lsn.h"
+#include "shared/pgoutput_body_options.h"
 #include "shared/wal2json_params.h"
 
 namespace pgep {
@@ -27,6 +28,9 @@ uint64_t now_ms() { return uv_hrtime() / 1000000; }
 
 WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener)
     : slot_(database.replication_slot),
+      plugin_(database.output_plugin),
+      plugin_name_(plugin_ == OutputPlugin::Pgoutput ? "pgoutput" : "wal2json"),
+      publication_(database.publication),
       params_(format_wal2json_params(without_own_tables(database.wal2json_params))),
       format_version_(wal2json_format_version(database.wal2json_params)),
       listener_(listener),
@@ -34,6 +38,11 @@ WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalState
       state_file_(std::move(state_file)),
       status_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   status_timer_.get()->data = this;
+  if (plugin_ == OutputPlugin::Pgoutput) {
+    std::string ignored;  // the configuration was checked: these options are pgoutput's
+    pgoutput_ = std::make_unique<PgoutputDecoder>(
+        pgoutput_body_options(without_own_tables(database.wal2json_params), ignored).value_or(PgoutputBodyOptions{}));
+  }
 }
 
 // Which cluster and database this is decides which state file is ours.
@@ -54,7 +63,37 @@ void WalSource::on_identified(PGresult* result) {
   if (!read.migrated_from.empty()) {
     log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_file_.path());
   }
-  // The slot name is checked by the configuration: lower-case letters, digits and _.
+  if (!pgoutput_) return check_slot();
+  pgoutput_->reset();  // a new connection: pgoutput describes its relations again
+  // The publication comes before the slot: pgoutput reads it as of each transaction it decodes,
+  // so a slot older than its publication fails on the transactions in between.
+  // Names are checked by the configuration: lower-case letters, digits and _.
+  send("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = '" + publication_ + "'", State::CheckingPublication);
+}
+
+void WalSource::on_publication_checked(PGresult* result) {
+  if (PQntuples(result) > 0) return read_types_or_check_slot();
+  log_info("creating the publication " + publication_ + " FOR ALL TABLES (output_plugin = pgoutput)");
+  send("CREATE PUBLICATION " + publication_ + " FOR ALL TABLES", State::CreatingPublication);
+}
+
+// Type names are read once per connection, when the bodies name types ("include-types").
+void WalSource::read_types_or_check_slot() {
+  if (!pgoutput_->needs_types()) return check_slot();
+  send(PgTypeNames::catalog_query(), State::ReadingTypes);
+}
+
+void WalSource::on_types_read(PGresult* result) {
+  for (int row = 0; row < PQntuples(result); ++row) {
+    auto number = [&](int column) { return std::strtoll(PQgetvalue(result, row, column), nullptr, 10); };
+    PgTypeInfo info{PQgetvalue(result, row, 1), static_cast<uint32_t>(number(2)), static_cast<uint32_t>(number(3)),
+                    static_cast<int32_t>(number(4))};
+    pgoutput_->types().add_from_catalog(static_cast<uint32_t>(number(0)), std::move(info));
+  }
+  check_slot();
+}
+
+void WalSource::check_slot() {
   send("SELECT plugin, confirmed_flush_lsn, wal_status, restart_lsn FROM pg_replication_slots WHERE slot_name = '" +
            slot_ + "'",
        State::CheckingSlot);
@@ -102,6 +141,12 @@ void WalSource::on_result(PGresult* result) {
   switch (state_) {
     case State::Identifying:
       return on_identified(result);
+    case State::CheckingPublication:
+      return on_publication_checked(result);
+    case State::CreatingPublication:
+      return read_types_or_check_slot();
+    case State::ReadingTypes:
+      return on_types_read(result);
     case State::CheckingSlot:
       return on_slot_checked(result);
     case State::CreatingSlot:
@@ -121,6 +166,12 @@ void WalSource::on_command_failed(PGresult* result) {
   // not documented, so its words are the fallback.
   if (error.find("may not be used as an output plugin") != std::string::npos) {
     return fatal(error + " (add wal2json to the server's output_plugin_libraries setting, PostgreSQL 15.19 and later)");
+  }
+  if (state_ == State::CreatingPublication) {
+    return fatal("cannot create the publication " + publication_ + " that output_plugin = pgoutput reads: " + error +
+                 ". Create it as a role that may (a superuser, for FOR ALL TABLES): CREATE PUBLICATION " +
+                 publication_ + " FOR ALL TABLES; or FOR TABLE with the tables pgep should read; or set publication "
+                 "to one that exists");
   }
   if (state_ == State::Starting && code == "55006") {  // object_in_use: the slot is active
     return session_.fail(error + " (a previous pgep's walsender still holds it)");  // retried: it goes away
@@ -142,13 +193,14 @@ void WalSource::on_slot_checked(PGresult* result) {
                    format_lsn(*remembered_) + " (" + file + "): what was written since may be lost. "
                    "To start afresh on purpose, delete " + file);
     }
-    log_info("creating the replication slot " + slot_ + " (wal2json)");
-    return send("CREATE_REPLICATION_SLOT " + slot_ + " LOGICAL wal2json", State::CreatingSlot);
+    log_info("creating the replication slot " + slot_ + " (" + plugin_name_ + ")");
+    return send("CREATE_REPLICATION_SLOT " + slot_ + " LOGICAL " + plugin_name_, State::CreatingSlot);
   }
   std::string plugin = PQgetvalue(result, 0, 0);
-  if (plugin != "wal2json") {
-    return fatal("the replication slot " + slot_ + " uses the plugin \"" + plugin +
-                 "\", not wal2json; drop it or set replication_slot to another name");
+  if (plugin != plugin_name_) {
+    return fatal("the replication slot " + slot_ + " uses the plugin \"" + plugin + "\", but output_plugin is " +
+                 plugin_name_ + "; set output_plugin = " + plugin + ", set replication_slot to another name, "
+                 "or drop the slot (what it holds is then lost)");
   }
   uint64_t confirmed = parse_lsn(PQgetvalue(result, 0, 1)).value_or(0);
   uint64_t restart = parse_lsn(PQgetvalue(result, 0, 3)).value_or(0);
@@ -200,8 +252,21 @@ void WalSource::remember(uint64_t lsn) {
 }
 
 void WalSource::start_replication() {
-  std::string params = params_.empty() ? "" : " (" + params_ + ")";
-  send("START_REPLICATION SLOT " + slot_ + " LOGICAL " + format_lsn(tracker_.flush_lsn()) + params, State::Starting);
+  std::string options = plugin_options();
+  send("START_REPLICATION SLOT " + slot_ + " LOGICAL " + format_lsn(tracker_.flush_lsn()) +
+           (options.empty() ? "" : " (" + options + ")"),
+       State::Starting);
+}
+
+// wal2json's are the operator's wal2json_params. pgoutput's: the highest protocol version the
+// server speaks (pgep asks for no streaming, so each one sends the same messages), the
+// publication, and logical messages (PostgreSQL 14 and later).
+std::string WalSource::plugin_options() const {
+  if (!pgoutput_) return params_;
+  int server = PQserverVersion(session_.conn());
+  int protocol = server >= 160000 ? 4 : server >= 150000 ? 3 : server >= 140000 ? 2 : 1;
+  std::string options = "proto_version '" + std::to_string(protocol) + "', publication_names '" + publication_ + "'";
+  return server >= 140000 ? options + ", messages 'true'" : options;
 }
 
 void WalSource::on_streaming() {
@@ -209,8 +274,9 @@ void WalSource::on_streaming() {
   session_.ready();
   ids_.restart();
   last_sent_flush_ = 0;
-  log_info("streaming the WAL from slot " + slot_ + " at " + format_lsn(tracker_.flush_lsn()) + " (wal2json format " +
-           std::to_string(format_version_) + ")");
+  log_info("streaming the WAL from slot " + slot_ + " at " + format_lsn(tracker_.flush_lsn()) +
+           (pgoutput_ ? " (pgoutput, publication " + publication_ + ", wal2json format 2 bodies)"
+                      : " (wal2json format " + std::to_string(format_version_) + ")"));
   last_heard_ms_ = now_ms();
   uv_timer_start(status_timer_.get(), [](uv_timer_t* t) { static_cast<WalSource*>(t->data)->on_status_tick(); },
                  kStatusTickMs, kStatusTickMs);
@@ -250,12 +316,28 @@ void WalSource::read_stream() {
 
 void WalSource::handle_xlogdata(const ReplicationMessage& message) {
   std::string problem;
+  if (pgoutput_) {
+    size_t count = 0;
+    // A message pgep cannot read is not skipped: the stream starts again from the confirmed
+    // position, and the error is logged each time.
+    if (!pgoutput_->decode(message.data, message.wal_start, events_, count, problem)) {
+      return session_.fail("pgoutput message at " + format_lsn(message.wal_start) + ": " + problem);
+    }
+    for (size_t i = 0; i < count && state_ == State::Streaming; ++i) deliver(events_[i].record, events_[i].body, message);
+    server_wal_end_ = std::max(server_wal_end_, message.wal_end);
+    return;
+  }
   WalRecord record = parser_.parse(message.data, format_version_, problem);
   if (!problem.empty()) {
     log_warn("WAL message at " + format_lsn(message.wal_start) + " forwarded with the routing key \"" +
              record.routing_key + "\": " + problem);
   }
-  // A record outside any transaction (no begin/commit records, a non-transactional logical
+  deliver(record, message.data, message);
+  server_wal_end_ = std::max(server_wal_end_, message.wal_end);
+}
+
+// One record to the bridges, and to the flush rule.
+void WalSource::deliver(const WalRecord& record, std::string_view body, const ReplicationMessage& message) {  // A record outside any transaction (no begin/commit records, a non-transactional logical
   // message) is a unit of its own: it holds the flush position at its LSN until acknowledged.
   bool standalone = !record.begins && !tracker_.in_transaction();
   if (record.begins || standalone) tracker_.begin();
@@ -265,7 +347,7 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
   // Only right after a (re)connection does some bridge skip; otherwise no question per bridge.
   std::function<bool(const std::string&)> skip;
   if (was_skipping) skip = [&](const std::string& bridge) { return progress_.skip(bridge, position); };
-  Deliveries routed = listener_.on_wal_record(record.routing_key, message.data, id, skip);
+  Deliveries routed = listener_.on_wal_record(record.routing_key, body, id, skip);
   if (was_skipping && !progress_.skipping()) {
     log_info("the bridges were sent again only what they had not acknowledged; " +
              std::to_string(progress_.skipped()) + " event(s) acknowledged before were not sent again");
@@ -275,7 +357,6 @@ void WalSource::handle_xlogdata(const ReplicationMessage& message) {
     progress_.routed(delivery, position);
   }
   if (record.commits || standalone) tracker_.commit(message.wal_start);
-  server_wal_end_ = std::max(server_wal_end_, message.wal_end);
 }
 
 std::string WalSource::event_id(const WalRecord& record, uint64_t lsn, bool standalone) {

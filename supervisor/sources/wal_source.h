@@ -1,6 +1,7 @@
 // The WAL source: a replication session that creates the slot if it is missing (and refuses
-// one of another plugin), streams it with START_REPLICATION and wal2json, hands each message to
-// the supervisor, and confirms to PostgreSQL (standby status updates, at least every 10 s, also
+// one of another plugin), streams it with START_REPLICATION and wal2json or pgoutput (with its
+// publication, made if missing; pgoutput_decoder.h writes wal2json's bodies), hands each record
+// to the supervisor, and confirms to PostgreSQL (standby status updates, at least every 10 s, also
 // while paused) only what the flush rule allows (flush_tracker.h). COPY BOTH through libpq's
 // non-blocking API on the libuv loop; the byte layouts are in wal_protocol.h.
 //
@@ -12,9 +13,11 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/config.h"
 #include "shared/uv_handle.h"
@@ -22,6 +25,7 @@
 #include "supervisor/sources/event_ids.h"
 #include "supervisor/sources/flush_tracker.h"
 #include "supervisor/sources/pg_session.h"
+#include "supervisor/sources/pgoutput_decoder.h"
 #include "supervisor/sources/wal_protocol.h"
 #include "supervisor/sources/wal_record.h"
 #include "supervisor/sources/wal_state_file.h"
@@ -69,7 +73,10 @@ class WalSource : private PgSession::Owner {
   }
 
  private:
-  enum class State { Down, Identifying, CheckingSlot, CreatingSlot, Starting, Streaming, Fatal };
+  enum class State {
+    Down, Identifying, CheckingPublication, CreatingPublication, ReadingTypes, CheckingSlot, CreatingSlot, Starting,
+    Streaming, Fatal
+  };
 
   // PgSession::Owner
   void on_session_open() override;
@@ -82,21 +89,32 @@ class WalSource : private PgSession::Owner {
   void on_result(PGresult* result);
   void on_command_failed(PGresult* result);
   void on_identified(PGresult* result);
+  void on_publication_checked(PGresult* result);
+  void read_types_or_check_slot();
+  void on_types_read(PGresult* result);
+  void check_slot();
   void on_slot_checked(PGresult* result);
   void remember(uint64_t lsn);
   void on_slot_created(PGresult* result);
   void start_replication();
+  std::string plugin_options() const;
   void on_streaming();
   void read_stream();
   void handle_xlogdata(const ReplicationMessage& message);
+  void deliver(const WalRecord& record, std::string_view body, const ReplicationMessage& message);
   void on_status_tick();
   std::string event_id(const WalRecord& record, uint64_t lsn, bool standalone);
   void fatal(const std::string& reason);
   void update_watch();
 
   std::string slot_;
-  std::string params_;
+  OutputPlugin plugin_;
+  std::string plugin_name_;  // "wal2json" or "pgoutput", as CREATE_REPLICATION_SLOT and pg_replication_slots say
+  std::string publication_;  // pgoutput's
+  std::string params_;       // wal2json's START_REPLICATION options
   int format_version_;
+  std::unique_ptr<PgoutputDecoder> pgoutput_;  // with output_plugin = pgoutput
+  std::vector<WalEvent> events_;               // what pgoutput_ made of the last message
   Listener& listener_;
   PgSession session_;
   WalStateFile state_file_;

@@ -160,7 +160,7 @@ bridge_channels = a->topic:b
   CHECK(has_error(r, "metrics_listen", "not host:port"));
   CHECK(has_error(r, "bogus", "unknown key; expected one of control_socket"));
   CHECK(has_error(r, "[database] uri", "mysql://x"));
-  CHECK(has_error(r, "replication_slot", "not a valid slot name"));
+  CHECK(has_error(r, "replication_slot", "not a valid name"));
   CHECK(has_error(r, "wal2json_params", "\"format-version\" must be '1' or '2'"));
   CHECK(has_error(r, "[upstream.a] uri", "scheme http:// is not one a amqp upstream accepts"));
   CHECK(has_error(r, "[upstream.a] bridge_channels", "kind \"topic\" is not one an amqp upstream accepts"));
