@@ -91,8 +91,20 @@ def without_generated(body, generated):
     return body
 
 
+def without_pk_unless_default(body, tables_with_other_identity):
+    if json.loads(body).get("table") not in tables_with_other_identity:
+        return body
+    return re.sub(r',"pk":\[.*\]\}$', ',"pk":[]}', body)
+
+
 def without_unchanged(body):
     return re.sub(r',"unchanged":\[[^\]]*\]', "", body)
+
+
+def first_difference(pgoutput, wal2json):
+    at = next((i for i, (a, b) in enumerate(zip(pgoutput, wal2json)) if a != b), min(len(pgoutput), len(wal2json)))
+    return (f"bodies differ at byte {at}:\n pgoutput: ...{pgoutput[max(0, at - 100):at + 100]!r}\n"
+            f" wal2json: ...{wal2json[max(0, at - 100):at + 100]!r}")
 
 
 WORKLOAD_TYPES = """
@@ -133,7 +145,8 @@ def test_the_same_workload_gives_the_same_bodies_through_both_plugins():
             cur.execute("BEGIN")
             cur.execute(f"INSERT INTO {table} (id, s, b, n, nn, r, d, ok, t, vc, c, by, j, jb, ia, ta, vca, ts, tz, dt, "
                         f"tm, iv, u, m, p, big, nul) VALUES {values}", (1, "x" * 300000))
-            cur.execute(f"INSERT INTO {table} (id, t) SELECT i, 'row ' || i FROM generate_series(2, 4) i")  # multi-row
+            cur.execute(f"INSERT INTO {table} (id, t, u) SELECT i, 'row ' || i, gen_random_uuid() "
+                        "FROM generate_series(2, 4) i")  # multi-row
             cur.execute("SELECT pg_logical_emit_message(true, %s, 'transactional ' || %s)", (name, table))
             cur.execute("COMMIT")
         cur.execute("SELECT pg_logical_emit_message(false, %s, 'not transactional')", (name,))
@@ -159,9 +172,12 @@ def test_the_same_workload_gives_the_same_bodies_through_both_plugins():
         pgoutput = transactions(streams.bodies("pgoutput", complete), names)
         assert len(wal2json) == len(pgoutput) == expected_count
         for w, p in zip(wal2json, pgoutput):
-            w = [without_generated(b, ["g"]) for b in (w if isinstance(w, list) else [w])]
+            w = [without_pk_unless_default(without_generated(b, ["g"]), {tables["full"], tables["idx"], tables["noth"]})
+                 for b in (w if isinstance(w, list) else [w])]
             p = [without_unchanged(b) for b in (p if isinstance(p, list) else [p])]
-            assert p == w
+            assert len(p) == len(w), (p, w)
+            for pb, wb in zip(p, w):
+                assert pb == wb, first_difference(pb, wb)
         # What pgoutput says and wal2json does not: the unchanged TOASTed column, by name.
         flat = [b for group in pgoutput for b in (group if isinstance(group, list) else [group])]
         assert sum('"unchanged":["big"]' in b for b in flat) == 3
