@@ -165,7 +165,9 @@ void WalSource::on_command_failed(PGresult* result) {
   // The 2026 releases' refusal of a library outside output_plugin_libraries: its SQLSTATE is
   // not documented, so its words are the fallback.
   if (error.find("may not be used as an output plugin") != std::string::npos) {
-    return fatal(error + " (add wal2json to the server's output_plugin_libraries setting, PostgreSQL 15.19 and later)");
+    return fatal(error + " (PostgreSQL 15.19 and later allow only the plugins of output_plugin_libraries: add " +
+                 plugin_name_ + " to that setting and reload the server, or set output_plugin = pgoutput, which every "
+                 "server allows)");
   }
   if (state_ == State::CreatingPublication) {
     return fatal("cannot create the publication " + publication_ + " that output_plugin = pgoutput reads: " + error +
@@ -198,9 +200,10 @@ void WalSource::on_slot_checked(PGresult* result) {
   }
   std::string plugin = PQgetvalue(result, 0, 0);
   if (plugin != plugin_name_) {
+    bool known = plugin == "wal2json" || plugin == "pgoutput";
     return fatal("the replication slot " + slot_ + " uses the plugin \"" + plugin + "\", but output_plugin is " +
-                 plugin_name_ + "; set output_plugin = " + plugin + ", set replication_slot to another name, "
-                 "or drop the slot (what it holds is then lost)");
+                 plugin_name_ + "; " + (known ? "set output_plugin = " + plugin + ", " : std::string()) +
+                 "set replication_slot to another name, or drop the slot (what it holds is then lost)");
   }
   uint64_t confirmed = parse_lsn(PQgetvalue(result, 0, 1)).value_or(0);
   uint64_t restart = parse_lsn(PQgetvalue(result, 0, 3)).value_or(0);

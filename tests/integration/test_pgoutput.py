@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 
 from brokers import RedisSubscriber, unique
-from conftest import wait_until
-from helpers import connect, database, drop_slot, upstream
+from conftest import ROOT, run, wait_until
+from helpers import connect, database, drop_slot, insert_rows, redis_row_ids, upstream
 from pgep_process import PgepProcess
 
 
@@ -187,3 +187,100 @@ def test_the_same_workload_gives_the_same_bodies_through_both_plugins():
             execute(f"DROP TABLE IF EXISTS {table}")
         execute(f"DROP DOMAIN IF EXISTS {posint}")
         execute(f"DROP TYPE IF EXISTS {mood}")
+
+
+def pgoutput_config(wal, *upstreams, publication=None, extra=""):
+    return wal.config(*upstreams, database_extra=f"output_plugin = pgoutput\n"
+                      f"publication = {publication or wal.slot + '_pub'}\n{extra}")
+
+
+def start(wal, config, env=None):
+    process = PgepProcess(config, bridges=1, notify=False, env=env)
+    wal._keep(process, close=process.kill)
+    return process.start()
+
+
+@pytest.fixture
+def publication(wal):
+    """A publication of the test's table only (FOR ALL TABLES would make every UPDATE of a table
+    without replica identity fail, in every other test), dropped at the end."""
+    name = wal.slot + "_pub"
+    execute(f"CREATE PUBLICATION {name} FOR TABLE {wal.table}")
+    yield name
+    execute(f"DROP PUBLICATION IF EXISTS {name}")
+
+
+def allow_output_plugins(plugins):
+    """Sets the test cluster's output_plugin_libraries (scripts/services mends and reloads)."""
+    env = {k: v for k, v in os.environ.items() if k != "PGEP_PG_OUTPUT_PLUGINS"}
+    if plugins:
+        env["PGEP_PG_OUTPUT_PLUGINS"] = plugins
+    done = run([os.path.join(ROOT, "scripts", "services"), "start", os.environ["PGEP_SERVICES_DIR"], "postgres"],
+               env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    wait_until(lambda: execute("SHOW output_plugin_libraries")[0][0] == (plugins or "pgoutput, test_decoding, wal2json"),
+               10, what="the reloaded setting")
+
+
+def test_a_server_that_refuses_wal2json_is_named_and_pgoutput_works_there(wal, publication):
+    allow_output_plugins("pgoutput, test_decoding")
+    try:
+        refused = wal.pgep(upstream("cache", "redis", "wal2json->topic:wal")).start(wait_ready=False)
+        assert refused.proc.wait(30) == 1
+        log = refused.log_text()
+        assert 'library "wal2json" may not be used as an output plugin' in log, log
+        assert "add wal2json to that setting and reload the server, or set output_plugin = pgoutput" in log
+        sub = wal.redis("po*")
+        pgep = start(wal, pgoutput_config(wal, upstream("cache", "redis", "wal2json->topic:po"), publication=publication))
+        pgep.wait_log(r"streaming the WAL from slot " + wal.slot + r" .*\(pgoutput, publication " + publication)
+        insert_rows(wal.conn, wal.table, 0, 500, 100)
+        wait_until(lambda: sorted(redis_row_ids(sub, wal.table)) == list(range(500)), 30, what="500 rows over pgoutput")
+        assert [c for c, _ in sub.messages].count(b"po.begin") == 5
+    finally:
+        allow_output_plugins(None)
+
+
+def test_pgep_creates_a_missing_publication_for_all_tables(wal):
+    name = wal.slot + "_all"
+    sub = wal.redis("mk*")
+    pgep = None
+    try:
+        pgep = start(wal, pgoutput_config(wal, upstream("cache", "redis", "wal2json->topic:mk"), publication=name))
+        pgep.wait_log(r"streaming the WAL from slot")
+        assert f"creating the publication {name} FOR ALL TABLES" in pgep.log_text()
+        assert execute("SELECT puballtables FROM pg_publication WHERE pubname = %s", name) == [(True,)]
+        insert_rows(wal.conn, wal.table, 0, 10, 10)
+        wait_until(lambda: sorted(redis_row_ids(sub, wal.table)) == list(range(10)), 30, what="10 rows")
+    finally:
+        if pgep:
+            pgep.kill()
+        execute(f"DROP PUBLICATION IF EXISTS {name}")
+
+
+def test_a_role_that_may_not_create_the_publication_is_shown_the_sql(wal):
+    role = wal.slot + "_rep"
+    execute(f"CREATE ROLE {role} LOGIN REPLICATION")
+    try:
+        uri = re.sub(r"postgresql://postgres@", f"postgresql://{role}@", os.environ["PGEP_PG_SOCKET_URI"])
+        pgep = PgepProcess(pgoutput_config(wal, upstream("cache", "redis", "wal2json->topic:x"), publication=role),
+                           notify=False, env={"PGPROXY_DATABASE-URI": uri})
+        wal._keep(pgep, close=pgep.kill)
+        pgep.start(wait_ready=False)
+        assert pgep.proc.wait(30) == 1
+        log = pgep.log_text()
+        assert f"cannot create the publication {role} that output_plugin = pgoutput reads" in log, log
+        assert f"CREATE PUBLICATION {role} FOR ALL TABLES;" in log
+        assert execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", wal.slot) == [(0,)]
+    finally:
+        execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_slot_of_the_other_plugin_is_an_error_naming_both(wal, publication):
+    execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", wal.slot)
+    pgep = PgepProcess(pgoutput_config(wal, upstream("cache", "redis", "wal2json->topic:x"), publication=publication),
+                       notify=False)
+    wal._keep(pgep, close=pgep.kill)
+    pgep.start(wait_ready=False)
+    assert pgep.proc.wait(30) == 1
+    assert (f'the replication slot {wal.slot} uses the plugin "wal2json", but output_plugin is pgoutput; '
+            "set output_plugin = wal2json, set replication_slot to another name") in pgep.log_text()
