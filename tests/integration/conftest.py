@@ -71,12 +71,30 @@ def services():
     return {n: os.environ[n] for n in needed}
 
 
+# The WAL behaviours hold with either plugin (issue 12): the tests of these modules run once
+# with wal2json and once with pgoutput, unless marked wal2json_only (format 1, wal2json's own
+# parameters and errors).
+BOTH_PLUGINS = {"test_wal", "test_wal_flush", "test_slot_identity", "test_reload"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "wal2json_only: a WAL test of something only wal2json has")
+
+
+def pytest_generate_tests(metafunc):
+    if "wal" not in metafunc.fixturenames:
+        return
+    both = metafunc.module.__name__ in BOTH_PLUGINS and not metafunc.definition.get_closest_marker("wal2json_only")
+    metafunc.parametrize("wal", ["wal2json", "pgoutput"] if both else ["wal2json"], indirect=True)
+
+
 @pytest.fixture
 def wal(request):
     """A fresh slot and table for one WAL test, with what it opens and starts closed afterwards
-    (wal_setup.py). The test's name, shortened, prefixes the slot's and the table's names."""
+    (wal_setup.py), streamed with the plugin the test is parametrized with. The test's name,
+    shortened, prefixes the slot's and the table's names."""
     from wal_setup import WalSetup
-    setup = WalSetup("w_" + request.node.name.removeprefix("test_")[:10].rstrip("_"))
+    setup = WalSetup("w_" + request.node.originalname.removeprefix("test_")[:10].rstrip("_"), request.param)
     yield setup
     setup.close()
 

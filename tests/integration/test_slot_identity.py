@@ -67,7 +67,7 @@ def test_a_slot_dropped_and_created_again_stops_pgep_with_a_clear_error(wal):
         cur.execute("SELECT pg_drop_replication_slot(%s)", (wal.slot,))
     insert_rows(wal.conn, wal.table, 10, 100, 10)  # written while there is no slot: never decoded
     with wal.conn.cursor() as cur:
-        cur.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (wal.slot,))
+        cur.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (wal.slot, wal.plugin))
     pgep = wal.pgep(cache).start(wait_ready=False)
     assert pgep.proc.wait(30) == 1
     log = pgep.log_text()

@@ -75,7 +75,7 @@ def test_a_slot_of_another_plugin_is_a_clear_error(wal):
         cur.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (wal.slot,))
     pgep = wal.pgep(upstream("cache", "redis", "wal2json->topic:wal")).start(wait_ready=False)
     assert pgep.proc.wait(30) == 1
-    assert (f'the replication slot {wal.slot} uses the plugin "test_decoding", but output_plugin is wal2json; '
+    assert (f'the replication slot {wal.slot} uses the plugin "test_decoding", but output_plugin is {wal.plugin}; '
             'set replication_slot to another name, or drop the slot') in pgep.log_text()
 
 

@@ -5,15 +5,22 @@ import shutil
 import tempfile
 
 from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
-from helpers import database, drop_slot, make_table
+from helpers import connect, database, drop_slot, make_table
 from pgep_process import PgepProcess
 
 
 class WalSetup:
-    def __init__(self, name):
+    def __init__(self, name, plugin="wal2json"):
         self.slot = unique(name)
         self.table = unique(name)
         self.conn = make_table(self.table)
+        self.plugin = plugin
+        # pgoutput streams a publication: one of the test's table (FOR ALL TABLES would make the
+        # updates of other tests' tables without replica identity fail).
+        self.publication = self.slot + "_pub" if plugin == "pgoutput" else None
+        if self.publication:
+            with self.conn.cursor() as cur:
+                cur.execute(f"CREATE PUBLICATION {self.publication} FOR TABLE {self.table}")
         # The test's own state directory: its pgeps share it, nothing else does.
         self.state_dir = tempfile.mkdtemp(prefix="pgep-state-")
         self._closers = []
@@ -30,6 +37,8 @@ class WalSetup:
     def config(self, *upstreams, pgep="", database_extra=""):
         """The configuration text: [pgep] (the state directory, then `pgep`), [database] with the
         slot (then `database_extra`), the upstreams."""
+        if self.publication:
+            database_extra = f"output_plugin = pgoutput\npublication = {self.publication}\n{database_extra}"
         return (f"[pgep]\nstate_directory = {self.state_dir}\n{pgep}\n\n" + database(database_extra, slot=self.slot) +
                 "".join(upstreams))
 
@@ -50,6 +59,9 @@ class WalSetup:
             close()
         self.conn.close()
         drop_slot(self.slot)
+        if self.publication:  # on a connection of its own: a test may have restarted PostgreSQL
+            with connect() as conn, conn.cursor() as cur:
+                cur.execute(f"DROP PUBLICATION IF EXISTS {self.publication}")
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _keep(self, thing, close=None):
