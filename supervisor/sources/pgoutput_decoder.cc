@@ -116,8 +116,9 @@ void PgoutputDecoder::reset() {
 
 WalEvent& PgoutputDecoder::next_event(std::vector<WalEvent>& events, size_t& count) {
   if (count == events.size()) events.emplace_back();
-  WalEvent& event = events[count++];
-  event.record = WalRecord{};
+  WalEvent& event = events[count++];  // its strings keep their capacity from message to message
+  event.record.routing_key.clear();
+  event.record.begins = event.record.commits = false;
   event.body.clear();
   return event;
 }
@@ -190,7 +191,7 @@ void PgoutputDecoder::write_begin(const PgoutputMessage& message, WalEvent& even
   event.record.routing_key = "begin";
   event.record.begins = true;
   std::string& out = event.body;
-  out = "{\"action\":\"B\"";
+  out += "{\"action\":\"B\"";
   if (options_.include_xids) out += ",\"xid\":" + std::to_string(xid_);
   if (options_.include_timestamp) out += ",\"timestamp\":\"" + format_commit_time(commit_time_us_) + "\"";
   // pgoutput's Begin does not know where the commit record ends (wal2json's "nextlsn").
@@ -202,7 +203,7 @@ void PgoutputDecoder::write_commit(const PgoutputMessage& message, WalEvent& eve
   event.record.routing_key = "commit";
   event.record.commits = true;
   std::string& out = event.body;
-  out = "{\"action\":\"C\"";
+  out += "{\"action\":\"C\"";
   if (options_.include_xids) out += ",\"xid\":" + std::to_string(xid_);
   if (options_.include_timestamp) out += ",\"timestamp\":\"" + format_commit_time(message.timestamp_us) + "\"";
   if (options_.include_lsn) {
@@ -212,9 +213,9 @@ void PgoutputDecoder::write_commit(const PgoutputMessage& message, WalEvent& eve
 }
 
 void PgoutputDecoder::write_message(const PgoutputMessage& message, WalEvent& event) {
-  event.record.routing_key = "message." + std::string(message.prefix);
+  event.record.routing_key.append("message.").append(message.prefix);
   std::string& out = event.body;
-  out = "{\"action\":\"M\"";
+  out += "{\"action\":\"M\"";
   write_common(out, message.transactional, message.lsn);
   out += message.transactional ? ",\"transactional\":true" : ",\"transactional\":false";
   out += ",\"prefix\":";
@@ -257,9 +258,9 @@ bool PgoutputDecoder::write_change(const PgoutputMessage& message, uint64_t wal_
     return true;
   }
   WalEvent& event = next_event(events, count);
-  event.record.routing_key = rel->routing_prefix + action_word(message.kind);
+  event.record.routing_key.append(rel->routing_prefix).append(action_word(message.kind));
   std::string& out = event.body;
-  out = std::string("{\"action\":\"") + action_letter(message.kind) + "\"";
+  out.append("{\"action\":\"").append(action_letter(message.kind)).append("\"");
   write_common(out, true, wal_start);
   write_table(out, *rel);
   if (message.kind != PgoutputMessage::Kind::Delete) {
@@ -338,8 +339,8 @@ bool PgoutputDecoder::write_truncate(const PgoutputMessage& message, uint64_t wa
     if (!rel) return false;
     if (!rel->wanted || !options_.truncate) continue;
     WalEvent& event = next_event(events, count);
-    event.record.routing_key = rel->routing_prefix + "truncate";
-    event.body = "{\"action\":\"T\"";
+    event.record.routing_key.append(rel->routing_prefix).append("truncate");
+    event.body += "{\"action\":\"T\"";
     write_common(event.body, true, wal_start);
     write_table(event.body, *rel);
     event.body += '}';

@@ -1,13 +1,18 @@
 """The fault-injection soak test's quick mode (scripts/soak --quick): random faults with a
-printed seed while rows, durable messages and NOTIFYs flow; nothing committed may be lost."""
+printed seed while rows, durable messages and NOTIFYs flow; nothing committed may be lost.
+Once with each WAL output plugin."""
 import os
 import subprocess
+
+import pytest
 
 from conftest import ROOT, build_path
 
 
-def test_the_quick_soak_loses_nothing():
-    result = subprocess.run([os.path.join(ROOT, "scripts", "soak"), "--quick", "--build", os.path.dirname(build_path("pgep"))],
+@pytest.mark.parametrize("plugin", ["wal2json", "pgoutput"])
+def test_the_quick_soak_loses_nothing(plugin):
+    result = subprocess.run([os.path.join(ROOT, "scripts", "soak"), "--quick", "--plugin", plugin,
+                             "--build", os.path.dirname(build_path("pgep"))],
                             capture_output=True, text=True, timeout=900)
     print(result.stdout[-6000:], result.stderr[-3000:])
     assert result.returncode == 0, "the soak lost events or failed; its output is above (with its seed)"
