@@ -74,7 +74,7 @@ def services():
 # The WAL behaviours hold with either plugin (issue 12): the tests of these modules run once
 # with wal2json and once with pgoutput, unless marked wal2json_only (format 1, wal2json's own
 # parameters and errors).
-BOTH_PLUGINS = {"test_wal", "test_wal_flush", "test_slot_identity", "test_reload"}
+BOTH_PLUGINS = {"test_wal", "test_wal_flush", "test_slot_identity", "test_reload", "test_dead_letters", "test_faults"}
 
 
 def pytest_configure(config):

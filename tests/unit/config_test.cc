@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "shared/pgoutput_body_options.h"
 #include "tests/unit/config_helpers.h"
 
 using namespace pgep::test;  // load, messages, upstream, kMulti, ...
@@ -91,6 +92,51 @@ TEST_CASE("the seed's escaped wal2json_params from the environment are accepted"
   REQUIRE(r.config.database.wal2json_params.size() == 2);
   CHECK(r.config.database.wal2json_params[1].name == "include-types");
   CHECK(r.config.database.wal2json_params[1].value == "1");
+}
+
+TEST_CASE("output_plugin and publication, in both formats and from the environment") {
+  auto multi = load(kMulti);
+  REQUIRE(multi.ok());
+  CHECK(multi.config.database.output_plugin == pgep::OutputPlugin::Wal2json);
+  CHECK(multi.config.database.publication == "pgep");
+  Env env = seed_env();
+  env.emplace_back("PGPROXY_LOCAL-OUTPUT_PLUGIN", "pgoutput");
+  env.emplace_back("PGPROXY_LOCAL-PUBLICATION", "events_pub");
+  auto seed = load("", env);
+  INFO(messages(seed));
+  REQUIRE(seed.ok());
+  CHECK(seed.config.database.output_plugin == pgep::OutputPlugin::Pgoutput);
+  CHECK(seed.config.database.publication == "events_pub");
+  auto from_database = load(kMulti, {{"PGPROXY_DATABASE-OUTPUT_PLUGIN", "pgoutput"}});
+  CHECK(from_database.config.database.output_plugin == pgep::OutputPlugin::Pgoutput);
+  auto wrong = load(kMulti, {{"PGPROXY_DATABASE-OUTPUT_PLUGIN", "decoderbufs"},
+                             {"PGPROXY_DATABASE-PUBLICATION", "Bad Name"}});
+  INFO(messages(wrong));
+  CHECK(has_error(wrong, "OUTPUT_PLUGIN", "expected wal2json or pgoutput"));
+  CHECK(has_error(wrong, "PUBLICATION", "not a valid name"));
+}
+
+TEST_CASE("with pgoutput, wal2json_params it cannot honour are refused with the reason") {
+  auto with = [](const std::string& params) {
+    return load(kMulti, {{"PGPROXY_DATABASE-OUTPUT_PLUGIN", "pgoutput"}, {"PGPROXY_DATABASE-WAL2JSON_PARAMS", params}});
+  };
+  CHECK(with("\"format-version\" '2', \"include-pk\" 'on', \"filter-tables\" 'public.a, *.b', \"actions\" 'insert'").ok());
+  CHECK(has_error(with("\"format-version\" '1'"), "WAL2JSON_PARAMS", "pgoutput writes format 2 bodies only"));
+  CHECK(has_error(with("\"format-version\" '2', \"include-not-null\" '1'"), "WAL2JSON_PARAMS",
+                  "\"include-not-null\" cannot be used with output_plugin = pgoutput: pgoutput does not send whether"));
+  CHECK(has_error(with("\"format-version\" '2', \"include-xids\" 'maybe'"), "WAL2JSON_PARAMS", "is not a boolean"));
+  CHECK(has_error(with("\"format-version\" '2', \"actions\" 'insert, upsert'"), "WAL2JSON_PARAMS",
+                  "cannot be read as wal2json reads it"));
+  CHECK(has_error(with("\"format-version\" '2', \"filter-tables\" 'nodot'"), "WAL2JSON_PARAMS",
+                  "cannot be read as wal2json reads it"));
+  std::string error;
+  auto options = pgep::pgoutput_body_options(
+      {{"format-version", "2"}, {"filter-tables", "public.a\\.b, *.skip"}, {"add-tables", "public.*"}}, error);
+  REQUIRE(options);
+  CHECK_FALSE(options->wants_table("public", "a.b"));
+  CHECK_FALSE(options->wants_table("other", "skip"));
+  CHECK_FALSE(options->wants_table("other", "kept"));  // add-tables: public only
+  CHECK(options->wants_table("public", "kept"));
 }
 
 TEST_CASE("the environment overrides the file, in both formats") {
