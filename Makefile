@@ -48,7 +48,7 @@ CTL_SRC        := $(wildcard ctl/*.cc)
 SUPERVISOR_SRC := $(filter-out supervisor/main.cc,$(wildcard supervisor/*.cc supervisor/sources/*.cc supervisor/admin/*.cc))
 WORKER_SRC     := $(wildcard workers/*.cc)
 # The worker's pure parts, which the unit tests link as well.
-WORKER_PURE_SRC := workers/publish_window.cc
+WORKER_PURE_SRC := workers/publish_window.cc workers/log_throttle.cc
 UNIT_SRC       := $(wildcard tests/unit/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))

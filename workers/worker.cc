@@ -169,11 +169,19 @@ void Worker::publish_refused_again() {
   pump();
 }
 
+// Once per routing key and minute, with how many were dropped in between; the counter
+// (status, /metrics) has every one.
 void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
   ++count_unroutable_;
   const ipc::Publish* message = window_.find(seq);
-  log_.warn("message " + (message ? message->message_id : std::to_string(seq)) +
-           " dropped: " + reason);
+  uint64_t suppressed = 0;
+  if (unroutable_log_.due(message ? message->routing_key : std::string(), uv_now(loop_), suppressed)) {
+    log_.warn("message " + (message ? message->message_id : std::to_string(seq)) + " dropped: " + reason +
+              (suppressed ? "; " + std::to_string(suppressed) +
+                                " more with this routing key were dropped since the last such line"
+                          : std::string()) +
+              " (said at most once a minute per routing key)");
+  }
   on_confirmed(seq);
 }
 

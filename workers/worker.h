@@ -19,6 +19,7 @@
 #include "shared/log.h"
 #include "shared/retry.h"
 #include "shared/uv_handle.h"
+#include "workers/log_throttle.h"
 #include "workers/publish_window.h"
 #include "workers/publisher.h"
 
@@ -80,6 +81,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   uint64_t count_published_ = 0;
   uint64_t count_confirmed_ = 0;
   uint64_t count_unroutable_ = 0;
+  LogThrottle unroutable_log_;  // "dropped" lines: once a minute per routing key
   uint64_t count_refused_ = 0;
   int exit_status_ = 0;
 };

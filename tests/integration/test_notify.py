@@ -1,4 +1,5 @@
 """NOTIFY through pgep to RabbitMQ, Mosquitto and Redis, checked at independent consumers."""
+import json
 import os
 import time
 
@@ -155,6 +156,23 @@ def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
         pg.notify(channel, ["after|this one is routed"])
         assert [b for _, b, _ in q.fetch(1)] == [b"this one is routed"]
         q.close()
+
+
+def test_unroutable_messages_are_logged_once_a_minute_per_routing_key_and_all_counted(pg):
+    channel = unique("flood")
+    exchange = unique("empty")
+    declare_exchange(exchange, "direct")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
+    with PgepProcess(config, bridges=1) as pgep:
+        pg.notify(channel, [f"nobody|{i}" for i in range(500)] + [f"elsewhere|{i}" for i in range(10)])
+
+        def unroutable():
+            status = json.loads(pgep.ctl("status", "--json").stdout)
+            return sum(b["unroutable"] for b in status["bridges"])
+        wait_until(lambda: unroutable() == 510, 30, what="510 unroutable messages counted")
+        assert pgep.count(r'dropped: no queue is bound to exchange "[^"]+" for routing key "nobody"') == 1
+        assert pgep.count(r'for routing key "elsewhere"') == 1
+        assert pgep.count(r"said at most once a minute per routing key") == 2
 
 
 def test_sigterm_stops_cleanly_with_no_worker_left(pg):
