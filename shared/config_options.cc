@@ -48,6 +48,8 @@ constexpr OptionSpec kCommonUpstream[] = {
     {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
     {"dead_letter_after", ValueType::CountOrNever, "10", "a number of refusals from 0 to 1000000, or never (a refused message then holds the bridge)", 0, 1000000},
     {"stall_timeout", ValueType::Duration, "60s", "a duration from 0s (off) to 1h, such as 60s", 0, 3600 * 1000},
+    {"wal_transaction_records", ValueType::Bool, "true",
+     "true or false (a bridge of the channel wal2json also forwards each transaction's begin and commit records)"},
 };
 
 constexpr OptionSpec kAmqpOwn[] = {

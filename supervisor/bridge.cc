@@ -25,6 +25,8 @@ Bridge::Bridge(uv_loop_t* loop, std::string name, BridgeSpec spec, std::map<std:
       spec_(std::move(spec)),
       owner_(owner),
       max_message_bytes_(setting(settings, "max_message_bytes", parse_size, ipc::kMaxFrameBytes)),
+      wal_transaction_records_(!settings.count("wal_transaction_records") ||
+                               parse_bool(settings.at("wal_transaction_records")).value_or(true)),
       stall_timeout_ms_(setting(settings, "stall_timeout", parse_duration_ms, 0)),
       ledger_(max_events, max_bytes, name_),
       worker_(loop, name_, std::move(settings), ledger_, std::move(worker_path), *this) {}

@@ -51,6 +51,7 @@ class Bridge : private WorkerProcess::Owner {
   bool stalled() const { return stalled_; }
 
   const std::string& name() const { return name_; }
+  bool wal_transaction_records() const { return wal_transaction_records_; }
   const BridgeSpec& spec() const { return spec_; }
   const Ledger& ledger() const { return ledger_; }
   WorkerProcess& worker() { return worker_; }
@@ -70,6 +71,7 @@ class Bridge : private WorkerProcess::Owner {
   BridgeSpec spec_;
   Owner& owner_;
   uint64_t max_message_bytes_;
+  bool wal_transaction_records_;  // forward the WAL's begin and commit records
   uint64_t stall_timeout_ms_;  // 0: never stalled
   uint64_t progress_ms_ = 0;   // the last acknowledgement, or since when events are outstanding
   bool stalled_ = false;

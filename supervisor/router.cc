@@ -84,13 +84,14 @@ Deliveries Router::route_payload(std::string_view channel, std::string_view payl
 }
 
 Deliveries Router::route_wal(const std::string& key, std::string_view body, const std::string& id,
-                             const std::function<bool(const std::string&)>& skip) {
+                             bool transaction_record, const std::function<bool(const std::string&)>& skip) {
   Deliveries routed;
   auto found = routes_.find(std::string(kWalChannel));
   if (found == routes_.end()) return routed;
   uint64_t timestamp = now_us();
   for (const Route& route : found->second) {
     if (skip && skip(route.bridge->name())) continue;
+    if (transaction_record && !route.bridge->wal_transaction_records()) continue;
     routed.push_back(submit(route, kWalChannel, key, body, id, timestamp));
   }
   return routed;

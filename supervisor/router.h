@@ -35,10 +35,11 @@ class Router {
   void route_notification(std::string_view channel, std::string_view payload);
   // A durable message (an outbox row) "key|body" for `channel`, with its own id.
   Deliveries route_payload(std::string_view channel, std::string_view payload, const std::string& id);
-  // A wal2json message with its routing key and id; returns where it went (ledger, seq). A
-  // bridge for which `skip(name)` is true does not get it.
+  // A wal2json record with its routing key and id; returns where it went (ledger, seq). A
+  // bridge for which `skip(name)` is true does not get it, nor a transaction record (begin,
+  // commit) a bridge with wal_transaction_records = false.
   Deliveries route_wal(const std::string& key, std::string_view body, const std::string& id,
-                       const std::function<bool(const std::string&)>& skip = {});
+                       bool transaction_record = false, const std::function<bool(const std::string&)>& skip = {});
 
  private:
   struct Route {

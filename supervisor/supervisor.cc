@@ -162,9 +162,9 @@ Deliveries Supervisor::on_outbox_row(const std::string& id, std::string_view cha
 }
 
 Deliveries Supervisor::on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
-                                     const std::function<bool(const std::string&)>& skip) {
+                                     bool transaction_record, const std::function<bool(const std::string&)>& skip) {
   ++received_.wal;
-  Deliveries routed = router_.route_wal(routing_key, body, id, skip);
+  Deliveries routed = router_.route_wal(routing_key, body, id, transaction_record, skip);
   if (any_full(wal_bridges_)) wal_->pause();
   return routed;
 }

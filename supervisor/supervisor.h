@@ -60,6 +60,7 @@ class Supervisor : public NotifySource::Listener,
   Deliveries on_outbox_row(const std::string& id, std::string_view channel, std::string_view payload) override;
   // WalSource::Listener
   Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
+                           bool transaction_record,
                            const std::function<bool(const std::string&)>& skip) override;
   void on_wal_ready(bool ready) override;
   void on_wal_fatal(const std::string& reason) override;

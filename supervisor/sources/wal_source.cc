@@ -350,7 +350,8 @@ void WalSource::deliver(const WalRecord& record, std::string_view body, const Re
   // Only right after a (re)connection does some bridge skip; otherwise no question per bridge.
   std::function<bool(const std::string&)> skip;
   if (was_skipping) skip = [&](const std::string& bridge) { return progress_.skip(bridge, position); };
-  Deliveries routed = listener_.on_wal_record(record.routing_key, body, id, skip);
+  Deliveries routed =
+      listener_.on_wal_record(record.routing_key, body, id, format_version_ == 2 && (record.begins || record.commits), skip);
   if (was_skipping && !progress_.skipping()) {
     log_info("the bridges were sent again only what they had not acknowledged; " +
              std::to_string(progress_.skipped()) + " event(s) acknowledged before were not sent again");

@@ -37,9 +37,11 @@ class WalSource : private PgSession::Owner {
   class Listener {
    public:
     virtual ~Listener() = default;
-    // One wal2json message; returns where it went. `skip(bridge)` is true for a bridge that
+    // One wal2json record; returns where it went. `skip(bridge)` is true for a bridge that
     // acknowledged this event before a restart (bridge_progress.h): it is not sent again.
+    // `transaction_record`: a begin or commit record, which a bridge may decline.
     virtual Deliveries on_wal_record(const std::string& routing_key, std::string_view body, const std::string& id,
+                                     bool transaction_record,
                                      const std::function<bool(const std::string&)>& skip) = 0;
     // Streaming began (true) or stopped (false).
     virtual void on_wal_ready(bool ready) = 0;

@@ -212,3 +212,27 @@ def test_a_slot_that_vanished_stops_pgep_instead_of_starting_afresh(wal, tmp_pat
     state.unlink()  # starting afresh on purpose
     pgep = wal.start(cache, pgep=options)
     pgep.wait_log(r"creating the replication slot " + wal.slot)
+
+
+def test_a_bridge_can_decline_the_transaction_records_and_the_slot_still_moves(wal):
+    plain = wal.redis("plain*")
+    records = wal.redis("records*")
+    wal.start(upstream("plain", "redis", "wal2json->topic:plain", wal_transaction_records="false"),
+              upstream("records", "redis", "wal2json->topic:records"))
+    insert_rows(wal.conn, wal.table, 0, 100, 10)
+    with wal.conn.cursor() as cur:
+        cur.execute("SELECT pg_current_wal_lsn()")
+        last = cur.fetchone()[0]
+    insert = f"public.{wal.table}.insert".encode()
+    wait_until(lambda: [c for c, _ in records.messages].count(b"records.commit") == 10, 30, what="10 commits")
+    wait_until(lambda: len(plain.messages) >= 100, 30, what="100 rows without records")
+    assert {c for c, _ in plain.messages} == {b"plain." + insert}
+    assert sorted(redis_row_ids(plain, wal.table)) == list(range(100))
+    assert [c for c, _ in records.messages].count(b"records.begin") == 10
+
+    def slot_past_last_commit():
+        with wal.conn.cursor() as cur:
+            cur.execute("SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+                        (last, wal.slot))
+            return cur.fetchone()[0]
+    wait_until(slot_past_last_commit, 30, what="the slot past the last commit")
