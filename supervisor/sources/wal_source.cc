@@ -178,8 +178,9 @@ void WalSource::on_command_failed(PGresult* result) {
   if (state_ == State::Starting && code == "55006") {  // object_in_use: the slot is active
     return session_.fail(error + " (a previous pgep's walsender still holds it)");  // retried: it goes away
   }
-  if (state_ == State::Starting && code == "22023") {  // invalid_parameter_value, from wal2json
-    return fatal("wal2json refused wal2json_params: " + error);
+  if (state_ == State::Starting && code == "22023") {  // invalid_parameter_value, from the plugin
+    return fatal(pgoutput_ ? "pgoutput refused its options (proto_version, publication_names, messages): " + error
+                           : "wal2json refused wal2json_params: " + error);
   }
   session_.fail(error);
 }
