@@ -21,9 +21,13 @@ void on_poll(uv_poll_t* handle, int status, int events) {
   if (p->context && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
 }
 
-void update(RedisPoll* p) {
-  if (p->events) {
-    uv_poll_start(&p->handle, p->events, on_poll);
+// hiredis asks for write interest at every command; libuv turns each uv_poll_start into an
+// epoll_ctl, so only a change of interest reaches it.
+void set_events(RedisPoll* p, int events) {
+  if (events == p->events) return;
+  p->events = events;
+  if (events) {
+    uv_poll_start(&p->handle, events, on_poll);
   } else {
     uv_poll_stop(&p->handle);
   }
@@ -31,26 +35,22 @@ void update(RedisPoll* p) {
 
 void add_read(void* data) {
   auto* p = static_cast<RedisPoll*>(data);
-  p->events |= UV_READABLE;
-  update(p);
+  set_events(p, p->events | UV_READABLE);
 }
 
 void del_read(void* data) {
   auto* p = static_cast<RedisPoll*>(data);
-  p->events &= ~UV_READABLE;
-  update(p);
+  set_events(p, p->events & ~UV_READABLE);
 }
 
 void add_write(void* data) {
   auto* p = static_cast<RedisPoll*>(data);
-  p->events |= UV_WRITABLE;
-  update(p);
+  set_events(p, p->events | UV_WRITABLE);
 }
 
 void del_write(void* data) {
   auto* p = static_cast<RedisPoll*>(data);
-  p->events &= ~UV_WRITABLE;
-  update(p);
+  set_events(p, p->events & ~UV_WRITABLE);
 }
 
 // hiredis is freeing the context: stop and free the poll handle once libuv lets go of it.
