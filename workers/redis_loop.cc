@@ -13,6 +13,8 @@ struct RedisPoll {
 void on_poll(uv_poll_t* handle, int status, int events) {
   auto* p = static_cast<RedisPoll*>(handle->data);
   if (status < 0) {
+    // libuv stopped the handle (POLLERR): what hiredis asks for next must start it again.
+    p->events = 0;
     // Let hiredis find the error itself (SO_ERROR while connecting, a failed read after).
     if (p->context) redisAsyncHandleRead(p->context);
     return;
