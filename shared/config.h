@@ -34,9 +34,9 @@ struct DaemonSettings {
   std::map<std::string, std::string> values;  // every key as resolved, for printing
 };
 
-// [database], or [local] in the seed format.
 enum class OutputPlugin { Wal2json, Pgoutput };
 
+// [database], or [local] in the seed format.
 struct DatabaseSettings {
   std::string uri;
   std::string replication_slot;
@@ -83,6 +83,8 @@ struct ConfigInput {
 
   // `file` (may be empty), this process's environment and user.
   static ConfigInput from_process(std::string file);
+  // The value of the variable `name` in `environment`, "" when it is not set.
+  std::string variable(std::string_view name) const;
 };
 
 struct ConfigResult {

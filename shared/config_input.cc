@@ -32,6 +32,13 @@ ConfigInput ConfigInput::from_process(std::string file) {
   return ConfigInput{std::move(file), process_environment(), static_cast<unsigned>(getuid())};
 }
 
+std::string ConfigInput::variable(std::string_view name) const {
+  for (const auto& [key, value] : environment) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
 ConfigResult load_config(const ConfigInput& input) {
   if (input.file.empty()) return load_config_text("", "", input);
   std::ifstream in(input.file, std::ios::binary);

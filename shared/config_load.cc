@@ -5,9 +5,9 @@
 
 #include "shared/config.h"
 #include "shared/config_options.h"
-#include "shared/pgoutput_body_options.h"
 #include "shared/config_source.h"
 #include "shared/log.h"
+#include "shared/pgoutput_body_options.h"
 #include "shared/uri.h"
 #include "shared/values.h"
 
@@ -224,7 +224,6 @@ class Loader {
     Section& section = sections_["pgep"];
     daemon.values = resolve("pgep", section, daemon_options(), UpstreamKind::Amqp);
     auto& v = daemon.values;
-
     daemon.metrics_listen = v["metrics_listen"];
     daemon.log_level = log_level_from(v["log_level"]);
     daemon.log_format = log_format_from(v["log_format"]);
@@ -250,12 +249,7 @@ class Loader {
     return state_directory + "/pgep.sock";
   }
 
-  std::string env(const char* name) const {
-    for (const auto& [key, value] : input_.environment) {
-      if (key == name) return value;
-    }
-    return "";
-  }
+  std::string env(const char* name) const { return input_.variable(name); }
 
   // systemd gives a list, separated by ':', when a unit names several directories.
   static std::string first_of(const std::string& list) { return list.substr(0, list.find(':')); }

@@ -3,19 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include "shared/values.h"
+
 namespace pgep {
 
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
 // PostgreSQL's parse_bool, which wal2json uses: a unique prefix of true, false, yes, no, on,
 // off (at least "of"), or 1 and 0.
 std::optional<bool> pg_bool(const std::string& given) {
-  std::string value = lower(given);
+  std::string value = to_lower(given);
   if (value.empty()) return std::nullopt;
   auto prefix_of = [&](const char* word) { return std::string_view(word).substr(0, value.size()) == value; };
   if (value == "1") return true;

@@ -71,7 +71,7 @@ int run(const std::string& file) {
     pgep::log_error("cannot run " + worker + ": " + std::strerror(errno) + " (pgep-worker must be beside pgep)");
     return 1;
   }
-  for (const std::string& warning : pgep::unverified_peers(result.config, input.environment)) pgep::log_warn(warning);
+  for (const std::string& warning : pgep::unverified_peers(result.config, input)) pgep::log_warn(warning);
   bool refused = false;
   for (const std::string& problem : pgep::prepare_private_paths(daemon)) {
     pgep::log_error(problem);

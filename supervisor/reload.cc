@@ -36,7 +36,7 @@ std::string Supervisor::reload() {
   if (!result.ok()) return result.describe("; ");
   std::string problem = unchangeable(result.config);
   if (!problem.empty()) return problem;
-  for (const std::string& warning : unverified_peers(result.config, input.environment)) log_warn("reload: " + warning);
+  for (const std::string& warning : unverified_peers(result.config, input)) log_warn("reload: " + warning);
 
   BridgePlan wanted = plan_bridges(result.config);
   size_t added = 0, removed = 0, changed = 0, kept = 0;

@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <algorithm>
-
 #include "shared/config_options.h"
 #include "shared/uri.h"
 #include "shared/values.h"
@@ -13,32 +11,13 @@ namespace pgep {
 
 namespace {
 
-std::string lookup(const std::vector<std::pair<std::string, std::string>>& environment, const std::string& name) {
-  for (const auto& [key, value] : environment) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
-std::vector<std::string> split_hosts(const std::string& hosts) {
-  std::vector<std::string> list;
-  for (size_t start = 0; start <= hosts.size();) {
-    size_t comma = std::min(hosts.find(',', start), hosts.size());
-    list.push_back(hosts.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return list;
-}
-
-void check_database(const DatabaseSettings& database,
-                    const std::vector<std::pair<std::string, std::string>>& environment,
-                    std::vector<std::string>& warnings) {
+void check_database(const DatabaseSettings& database, const ConfigInput& input, std::vector<std::string>& warnings) {
   HostList list = hosts_of(database.uri);
-  std::string sslmode = !list.sslmode.empty() ? list.sslmode : lookup(environment, "PGSSLMODE");
+  std::string sslmode = !list.sslmode.empty() ? list.sslmode : input.variable("PGSSLMODE");
   if (sslmode.empty()) sslmode = "prefer";
   if (sslmode == "verify-ca" || sslmode == "verify-full") return;
   std::vector<std::string> hosts = list.hosts;
-  if (hosts.empty() && !lookup(environment, "PGHOST").empty()) hosts = split_hosts(lookup(environment, "PGHOST"));
+  if (hosts.empty() && !input.variable("PGHOST").empty()) hosts = split_host_list(input.variable("PGHOST"));
   for (const std::string& host : hosts) {
     if (is_loopback_host(host)) continue;
     warnings.push_back("the database host " + host + " is not on this machine and sslmode is " + sslmode +
@@ -74,10 +53,9 @@ bool is_loopback_host(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
-std::vector<std::string> unverified_peers(const Config& config,
-                                          const std::vector<std::pair<std::string, std::string>>& environment) {
+std::vector<std::string> unverified_peers(const Config& config, const ConfigInput& input) {
   std::vector<std::string> warnings;
-  check_database(config.database, environment, warnings);
+  check_database(config.database, input, warnings);
   for (const UpstreamSettings& upstream : config.upstreams) check_upstream(upstream, warnings);
   return warnings;
 }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "shared/config.h"
@@ -15,9 +14,8 @@ namespace pgep {
 bool is_loopback_host(const std::string& host);
 
 // One warning per database or upstream host that is not on this machine and whose connection
-// does not verify the peer's certificate. `environment` gives PGSSLMODE and PGHOST, which libpq
-// reads when the URI does not say.
-std::vector<std::string> unverified_peers(const Config& config,
-                                          const std::vector<std::pair<std::string, std::string>>& environment);
+// does not verify the peer's certificate. `input`'s environment gives PGSSLMODE and PGHOST,
+// which libpq reads when the URI does not say.
+std::vector<std::string> unverified_peers(const Config& config, const ConfigInput& input);
 
 }  // namespace pgep

@@ -17,7 +17,7 @@ int check_config(const std::string& file) {
                  result.errors.size(), result.errors.size() == 1 ? "" : "s");
     return 1;
   }
-  for (const std::string& warning : unverified_peers(result.config, input.environment)) {
+  for (const std::string& warning : unverified_peers(result.config, input)) {
     std::fprintf(stderr, "pgep: warning: %s\n", warning.c_str());
   }
   std::printf("# pgep: the configuration from %s is valid; effective settings:\n%s",

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -23,13 +24,17 @@ HostList hosts_of(const std::string& conninfo) {
     if (!o->val || !*o->val) continue;
     if (std::strcmp(o->keyword, "hostaddr") == 0) list.has_hostaddr = true;
     if (std::strcmp(o->keyword, "sslmode") == 0) list.sslmode = o->val;
-    if (std::strcmp(o->keyword, "host") != 0) continue;
-    std::string hosts = o->val;
-    for (size_t start = 0; start <= hosts.size();) {
-      size_t comma = std::min(hosts.find(',', start), hosts.size());
-      list.hosts.push_back(hosts.substr(start, comma - start));
-      start = comma + 1;
-    }
+    if (std::strcmp(o->keyword, "host") == 0) list.hosts = split_host_list(o->val);
+  }
+  return list;
+}
+
+std::vector<std::string> split_host_list(const std::string& hosts) {
+  std::vector<std::string> list;
+  for (size_t start = 0; start <= hosts.size();) {
+    size_t comma = std::min(hosts.find(',', start), hosts.size());
+    list.push_back(hosts.substr(start, comma - start));
+    start = comma + 1;
   }
   return list;
 }

@@ -21,6 +21,8 @@ struct HostList {
   std::string sslmode;             // as given, empty when the string does not say
 };
 HostList hosts_of(const std::string& conninfo);
+// libpq's comma-separated host list ("a,b,/run/postgresql"), as libpq splits it.
+std::vector<std::string> split_host_list(const std::string& hosts);
 // Whether `host` needs resolving: not a socket directory, not a numeric address.
 bool is_host_name(const std::string& host);
 

@@ -192,10 +192,9 @@ void PgoutputDecoder::write_begin(const PgoutputMessage& message, WalEvent& even
   event.record.begins = true;
   std::string& out = event.body;
   out += "{\"action\":\"B\"";
-  if (options_.include_xids) out += ",\"xid\":" + std::to_string(xid_);
-  if (options_.include_timestamp) out += ",\"timestamp\":\"" + format_commit_time(commit_time_us_) + "\"";
+  write_common(out, true, message.lsn);
   // pgoutput's Begin does not know where the commit record ends (wal2json's "nextlsn").
-  if (options_.include_lsn) out += ",\"lsn\":\"" + format_lsn(message.lsn) + "\",\"nextlsn\":null";
+  if (options_.include_lsn) out += ",\"nextlsn\":null";
   out += '}';
 }
 
@@ -204,11 +203,8 @@ void PgoutputDecoder::write_commit(const PgoutputMessage& message, WalEvent& eve
   event.record.commits = true;
   std::string& out = event.body;
   out += "{\"action\":\"C\"";
-  if (options_.include_xids) out += ",\"xid\":" + std::to_string(xid_);
-  if (options_.include_timestamp) out += ",\"timestamp\":\"" + format_commit_time(message.timestamp_us) + "\"";
-  if (options_.include_lsn) {
-    out += ",\"lsn\":\"" + format_lsn(message.lsn) + "\",\"nextlsn\":\"" + format_lsn(message.end_lsn) + "\"";
-  }
+  write_common(out, true, message.lsn);  // the commit time is the one Begin carried
+  if (options_.include_lsn) out += ",\"nextlsn\":\"" + format_lsn(message.end_lsn) + "\"";
   out += '}';
 }
 

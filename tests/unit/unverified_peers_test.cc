@@ -19,7 +19,7 @@ std::vector<std::string> warnings_for(const std::string& database_uri, const std
   auto r = load("[database]\nuri = " + database_uri + "\n" + upstreams);
   INFO(messages(r));
   REQUIRE(r.ok());
-  return pgep::unverified_peers(r.config, env);
+  return pgep::unverified_peers(r.config, pgep::ConfigInput{"", env, 1000});
 }
 
 const std::string kLocalRedis = "[upstream.c]\nkind = redis\nuri = redis://127.0.0.1:6379/0\nbridge_channels = a->topic:a\n";
