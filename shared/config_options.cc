@@ -45,7 +45,6 @@ constexpr OptionSpec kCommonUpstream[] = {
     {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt or redis", 0, 0, "amqp|mqtt|redis"},
     {"uri", ValueType::BrokerUri, std::nullopt, "the broker's URI"},
     {"bridge_channels", ValueType::BridgeList, std::nullopt, "a list such as events->exchange:amq.topic, wal2json->topic:wal"},
-    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
     {"dead_letter_after", ValueType::CountOrNever, "10", "a number of refusals from 0 to 1000000, or never (a refused message then holds the bridge)", 0, 1000000},
     {"stall_timeout", ValueType::Duration, "60s", "a duration from 0s (off) to 1h, such as 60s", 0, 3600 * 1000},
     {"wal_transaction_records", ValueType::Bool, "true",
@@ -53,6 +52,7 @@ constexpr OptionSpec kCommonUpstream[] = {
 };
 
 constexpr OptionSpec kAmqpOwn[] = {
+    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
     {"delivery_mode", ValueType::Choice, "1", "1 (non-persistent) or 2 (persistent)", 0, 0, "1|2"},
     {"content_type", ValueType::Name, "text/plain", "a MIME type such as text/plain or application/json"},
     {"declare", ValueType::Bool, "false", "true or false (declare missing exchanges and queues)"},
@@ -68,11 +68,15 @@ constexpr OptionSpec kMqttOwn[] = {
     {"qos", ValueType::UInt, "1", "0, 1 or 2", 0, 2},
     {"keepalive", ValueType::Duration, "30s", "a duration from 1s to 1h", 1000, 3600 * 1000},
     {"client_id", ValueType::String, "", "an MQTT client id, or empty for pgep-HOST-PID"},
+    // libmosquitto walks its list of unacknowledged messages at every publish and every PUBACK:
+    // past about 100 the walk costs more CPU than the window buys (docs/benchmarks.md).
+    {"max_in_flight", ValueType::UInt, "100", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
     // MQTT's own limit: a packet's remaining length is at most 256 MiB.
     {"max_message_bytes", ValueType::Size, "256MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 
 constexpr OptionSpec kRedisOwn[] = {
+    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
     // Redis's proto-max-bulk-len.
     {"max_message_bytes", ValueType::Size, "512MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };

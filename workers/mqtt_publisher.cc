@@ -1,229 +1,272 @@
 #include "workers/mqtt_publisher.h"
 
-#include <mqtt/async_client.h>
-#include <simdjson.h>
-#include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
-#include <stdexcept>
+#include <cerrno>
+#include <cstring>
+#include <utility>
 
-#include "shared/config_options.h"
-#include "shared/uri.h"
-#include "workers/seq_token.h"
+#include "workers/tls_context.h"
 
 namespace pgep {
 
 namespace {
 
-constexpr size_t kMaxTopicBytes = 65535;
+constexpr uint64_t kConnectTimeoutMs = 10000;
+constexpr uint64_t kTickMs = 1000;  // keepalive pings and the connect deadline are checked this often
 
-// paho's URI for a scheme pgep accepts.
-std::string paho_scheme(const std::string& scheme) {
-  if (scheme == "mqtt" || scheme == "tcp") return "tcp";
-  if (scheme == "mqtts" || scheme == "ssl") return "ssl";
-  return scheme;  // ws, wss
+// libmosquitto sets up OpenSSL and its random source once per process; the worker is single-threaded.
+void init_library() {
+  static bool done = false;
+  if (done) return;
+  mosquitto_lib_init();
+  done = true;
 }
 
-std::string host_name() {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  return name;
+// libmosquitto's error code in words; errno and getaddrinfo's code where it reports those.
+std::string describe(int rc) {
+  if (rc == MOSQ_ERR_ERRNO) return std::strerror(errno);
+  if (rc == MOSQ_ERR_EAI) return std::string("cannot resolve the host: ") + gai_strerror(errno);
+  return mosquitto_strerror(rc);
 }
 
-// What a failed connect's return code means: an MQTT 3.1.1 CONNACK code, or a paho error.
-std::string connect_failure(int code) {
-  switch (code) {
-    case 1: return "the broker refused the protocol version (CONNACK 1)";
-    case 2: return "the broker refused the client id (CONNACK 2)";
-    case 3: return "the broker is unavailable (CONNACK 3)";
-    case 4: return "the broker refused the user name or password (CONNACK 4)";
-    case 5: return "the broker refused: not authorized (CONNACK 5; check username and password)";
-    case -1: return "no connection (refused, unreachable or timed out)";
-    default: return "paho error " + std::to_string(code);
-  }
+// The error a socket holds after a failed connect or a reset, or 0.
+int socket_error(int fd) {
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return errno;
+  return error;
 }
-
-// Reports a connect's or a publish's outcome from paho's thread.
-class Listener : public mqtt::iaction_listener {
- public:
-  Listener(std::shared_ptr<MqttEvents> events, uint64_t generation, bool connect)
-      : events_(std::move(events)), generation_(generation), connect_(connect) {}
-
-  void on_success(const mqtt::token& token) override {
-    if (connect_) return events_->post({MqttEvents::Kind::Connected, generation_, 0, ""});
-    events_->post({MqttEvents::Kind::Confirmed, generation_, pointer_as_seq(token.get_user_context()), ""});
-  }
-  void on_failure(const mqtt::token& token) override {
-    int code = token.get_return_code();
-    if (connect_) return events_->post({MqttEvents::Kind::Lost, generation_, 0, "connect failed: " + connect_failure(code)});
-    events_->post({MqttEvents::Kind::Failed, generation_, pointer_as_seq(token.get_user_context()),
-                   "paho error " + std::to_string(code)});
-  }
-
- private:
-  std::shared_ptr<MqttEvents> events_;
-  uint64_t generation_;
-  bool connect_;
-};
 
 }  // namespace
 
-void MqttEvents::post(Event event) {
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!wakeup) return;
-  events.push_back(std::move(event));
-  uv_async_send(wakeup);
-}
-
-std::vector<MqttEvents::Event> MqttEvents::take() {
-  std::lock_guard<std::mutex> lock(mutex);
-  return std::exchange(events, {});
-}
-
-void MqttEvents::close() {
-  std::lock_guard<std::mutex> lock(mutex);
-  wakeup = nullptr;
-  events.clear();
-}
-
-// One connection: a paho client and the listeners it refers to, which must outlive it.
-struct MqttPublisher::Session {
-  Session(std::shared_ptr<MqttEvents> events, uint64_t generation)
-      : connect_listener(events, generation, true), publish_listener(events, generation, false) {}
-  ~Session() {
-    if (!client) return;
-    try {
-      client->set_connection_lost_handler(nullptr);
-      if (client->is_connected()) client->disconnect(0);
-    } catch (const mqtt::exception&) {
-      // Already gone: nothing to tell the broker.
-    }
-    client.reset();
-  }
-  Listener connect_listener;
-  Listener publish_listener;
-  std::unique_ptr<mqtt::async_client> client;
-};
-
 MqttPublisher::MqttPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
-    : listener_(listener), events_(std::make_shared<MqttEvents>()) {
-  std::string error;
-  std::optional<Uri> uri = parse_uri(settings.text("uri"), error);
-  if (!uri) throw std::runtime_error("mqtt uri: " + error);
-  tls_ = scheme_uses_tls(uri->scheme);
-  int port = uri->port.value_or(default_port(UpstreamKind::Mqtt, uri->scheme));
-  std::string host = uri->host.find(':') != std::string::npos ? "[" + uri->host + "]" : uri->host;
-  server_uri_ = paho_scheme(uri->scheme) + "://" + host + ":" + std::to_string(port);
-  if (uri->path && (uri->scheme == "ws" || uri->scheme == "wss")) server_uri_ += "/" + *uri->path;
-  username_ = uri->user ? *uri->user : settings.text("username");
-  password_ = uri->password ? *uri->password : settings.text("password");
-  client_id_ = settings.text("client_id");
-  if (client_id_.empty()) client_id_ = "pgep-" + host_name() + "-" + std::to_string(getpid());
-  qos_ = static_cast<int>(settings.number("qos"));
-  keepalive_s_ = static_cast<int>(settings.duration_ms("keepalive") / 1000);
-  window_ = static_cast<int>(settings.number("max_in_flight"));
-  tls_ca_file_ = settings.text("tls_ca_file");
-  tls_cert_file_ = settings.text("tls_cert_file");
-  tls_key_file_ = settings.text("tls_key_file");
-  tls_verify_ = settings.flag("tls_verify");
-
-  wakeup_ = UvHandle<uv_async_t>([&](uv_async_t* a) {
-    return uv_async_init(loop, a, [](uv_async_t* handle) {
-      auto* self = static_cast<MqttPublisher*>(handle->data);
-      if (self) self->deliver_events();
-    });
-  });
-  wakeup_.get()->data = this;
-  events_->wakeup = wakeup_.get();
+    : loop_(loop), listener_(listener), options_(MqttOptions::from(settings)) {
+  init_library();
+  tick_ = UvHandle<uv_timer_t>([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
+  tick_.get()->data = this;
+  flush_ = UvHandle<uv_idle_t>([&](uv_idle_t* i) { return uv_idle_init(loop, i); });
+  flush_.get()->data = this;
 }
 
-MqttPublisher::~MqttPublisher() {
-  events_->close();  // before the async handle goes: paho's threads may still post
-  drop_session();
-}
+MqttPublisher::~MqttPublisher() { drop_client(); }
 
 void MqttPublisher::connect() {
-  drop_session();
-  uint64_t generation = ++generation_;
-  auto session = std::make_unique<Session>(events_, generation);
-  try {
-    // Buffering must hold the whole window, or paho refuses with "No more messages can be buffered".
-    session->client = std::make_unique<mqtt::async_client>(server_uri_, client_id_,
-                                                           mqtt::create_options(MQTTVERSION_3_1_1, window_ + 16));
-    std::shared_ptr<MqttEvents> events = events_;
-    session->client->set_connection_lost_handler([events, generation](const std::string& cause) {
-      events->post({MqttEvents::Kind::Lost, generation, 0, "connection lost" + (cause.empty() ? "" : ": " + cause)});
-    });
-    mqtt::connect_options options;
-    options.set_clean_session(true);
-    options.set_keep_alive_interval(keepalive_s_);
-    options.set_automatic_reconnect(false);
-    options.set_max_inflight(window_);
-    options.set_connect_timeout(10);
-    if (!username_.empty()) options.set_user_name(username_);
-    if (!password_.empty()) options.set_password(password_);
-    if (tls_) {
-      mqtt::ssl_options ssl;
-      if (!tls_ca_file_.empty()) ssl.set_trust_store(tls_ca_file_);
-      if (!tls_cert_file_.empty()) ssl.set_key_store(tls_cert_file_);
-      if (!tls_key_file_.empty()) ssl.set_private_key(tls_key_file_);
-      ssl.set_enable_server_cert_auth(tls_verify_);
-      ssl.set_verify(tls_verify_);
-      options.set_ssl(std::move(ssl));
+  drop_client();
+  client_.reset(mosquitto_new(options_.client_id.c_str(), true, this));
+  if (!client_) return fail("cannot create an MQTT client: " + describe(MOSQ_ERR_ERRNO));
+  std::string error;
+  if (!configure_client(error)) return fail(error);
+  connect_started_ms_ = uv_now(loop_);
+  uv_timer_start(
+      tick_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = static_cast<MqttPublisher*>(t->data)) self->on_tick();
+      },
+      kTickMs, kTickMs);
+  // Resolves the host here (getaddrinfo blocks the worker for that long), then connects without
+  // waiting; CONNECT goes out when the socket is writable.
+  int rc = mosquitto_connect_async(client_.get(), options_.host.c_str(), options_.port, options_.keepalive_s);
+  if (rc != MOSQ_ERR_SUCCESS) return fail("connect failed: " + describe(rc) + last_error_suffix());
+  int fd = mosquitto_socket(client_.get());
+  poll_ = UvHandle<uv_poll_t>([&](uv_poll_t* p) { return uv_poll_init_socket(loop_, p, fd); });
+  poll_.get()->data = this;
+  poll_events_ = 0;
+  watch();
+}
+
+bool MqttPublisher::configure_client(std::string& error) {
+  mosquitto* c = client_.get();
+  // "Threaded": libmosquitto then never writes inside mosquitto_publish; flush() writes what a
+  // loop turn published in one pass.
+  mosquitto_threaded_set(c, true);
+  mosquitto_int_option(c, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(c, MOSQ_OPT_SEND_MAXIMUM, options_.window);
+  mosquitto_int_option(c, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_connect_callback_set(c, on_connack);
+  mosquitto_publish_callback_set(c, on_publish);
+  mosquitto_log_callback_set(c, on_log);
+  if (!options_.username.empty() || !options_.password.empty()) {
+    int rc = mosquitto_username_pw_set(c, options_.username.c_str(),
+                                       options_.password.empty() ? nullptr : options_.password.c_str());
+    if (rc != MOSQ_ERR_SUCCESS) {
+      error = "cannot use the user name and password: " + describe(rc);
+      return false;
     }
-    session->client->connect(options, nullptr, session->connect_listener);
-  } catch (const mqtt::exception& e) {
-    session_ = std::move(session);
-    drop_session();
-    return listener_.on_broker_lost(std::string("cannot connect: ") + e.what());
   }
-  session_ = std::move(session);
+  if (!options_.tls) return true;
+  SslCtxPtr context = make_client_tls_context(
+      {options_.host, options_.tls_ca_file, options_.tls_cert_file, options_.tls_key_file, options_.tls_verify}, error);
+  if (!context) return false;
+  // Ours as is: libmosquitto's defaults would insist on a CA file.
+  mosquitto_int_option(c, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+  int rc = mosquitto_void_option(c, MOSQ_OPT_SSL_CTX, context.get());  // takes its own reference
+  if (rc != MOSQ_ERR_SUCCESS) {
+    error = "cannot use TLS: " + describe(rc);
+    return false;
+  }
+  return true;
 }
 
 void MqttPublisher::publish(const ipc::Publish& message) {
-  if (!session_) return;
-  const std::string& topic = message.routing_key;
-  if (topic.empty() || topic.size() > kMaxTopicBytes || topic.find_first_of("+#") != std::string::npos ||
-      topic.find('\0') != std::string::npos || !simdjson::validate_utf8(topic.data(), topic.size())) {
-    return listener_.on_unroutable(message.seq, "\"" + topic.substr(0, 200) +
-                                                    "\" is not an MQTT topic one can publish to (empty, a wildcard + "
-                                                    "or #, a NUL, not UTF-8, or over 65535 bytes)");
+  if (!client_ || !connected_) return;
+  if (std::optional<std::string> problem = mqtt_topic_problem(message.routing_key)) {
+    return listener_.on_unroutable(message.seq, *problem);
   }
-  try {
-    session_->client->publish(message.routing_key, message.body.data(), message.body.size(), qos_, false,
-                              seq_as_pointer(message.seq), session_->publish_listener);
-  } catch (const mqtt::exception& e) {
-    events_->post({MqttEvents::Kind::Lost, generation_, 0, std::string("publish failed: ") + e.what()});
+  int mid = 0;
+  int rc = mosquitto_publish(client_.get(), &mid, message.routing_key.c_str(), static_cast<int>(message.body.size()),
+                             message.body.data(), options_.qos, false);
+  switch (rc) {
+    case MOSQ_ERR_SUCCESS:
+      seq_by_mid_[mid] = message.seq;
+      break;
+    case MOSQ_ERR_PAYLOAD_SIZE:
+    case MOSQ_ERR_OVERSIZE_PACKET:
+    case MOSQ_ERR_MALFORMED_UTF8:
+    case MOSQ_ERR_INVAL:
+      return listener_.on_unroutable(message.seq, std::string("libmosquitto cannot publish it: ") + describe(rc));
+    default:
+      // Reported at the next loop turn: the worker is inside its pump now.
+      if (deferred_failure_.empty()) deferred_failure_ = std::string("publish failed: ") + describe(rc);
+      break;
+  }
+  if (!flush_pending_) {
+    flush_pending_ = true;
+    uv_idle_start(flush_.get(), [](uv_idle_t* i) {
+      if (auto* self = static_cast<MqttPublisher*>(i->data)) self->flush();
+    });
   }
 }
 
-void MqttPublisher::disconnect() { drop_session(); }
+void MqttPublisher::disconnect() { drop_client(); }
 
-void MqttPublisher::drop_session() {
-  ++generation_;  // whatever the old connection still reports is stale
-  session_.reset();
+void MqttPublisher::on_connack(mosquitto*, void* self, int code) {
+  static_cast<MqttPublisher*>(self)->reports_.connack = code;
 }
 
-void MqttPublisher::deliver_events() {
-  for (MqttEvents::Event& event : events_->take()) {
-    if (event.generation != generation_ || !session_) continue;
-    switch (event.kind) {
-      case MqttEvents::Kind::Connected:
-        listener_.on_broker_connected();
-        break;
-      case MqttEvents::Kind::Lost:
-        drop_session();
-        listener_.on_broker_lost(event.reason);
-        break;
-      case MqttEvents::Kind::Confirmed:
-        listener_.on_confirmed(event.seq);
-        break;
-      case MqttEvents::Kind::Failed:
-        // A publish that failed on a live connection: reconnect and resend from a clean state.
-        drop_session();
-        listener_.on_broker_lost("publish failed: " + event.reason);
-        break;
+void MqttPublisher::on_publish(mosquitto*, void* self, int mid) {
+  static_cast<MqttPublisher*>(self)->reports_.completed_mids.push_back(mid);
+}
+
+void MqttPublisher::on_log(mosquitto*, void* self, int level, const char* text) {
+  if (level == MOSQ_LOG_ERR && text) static_cast<MqttPublisher*>(self)->reports_.last_error = text;
+}
+
+void MqttPublisher::on_socket(int status, int events) {
+  if (!client_) return;
+  if (status < 0) {
+    poll_events_ = 0;  // libuv stopped the handle
+    if (int error = socket_error(mosquitto_socket(client_.get()))) {
+      return fail((connected_ ? "connection lost: " : "connect failed: ") + std::string(std::strerror(error)) +
+                  last_error_suffix());
     }
+    events = UV_READABLE;  // let libmosquitto read what happened
   }
+  // While connecting, a TLS handshake moves on in mosquitto_loop_read whichever way the socket is ready.
+  if ((events & (UV_READABLE | UV_DISCONNECT)) || !connected_) {
+    if (!handle(mosquitto_loop_read(client_.get(), 1))) return;
+  }
+  if (!connected_ && (events & UV_DISCONNECT) && reports_.connack < 0) {
+    return fail("connect failed: the broker closed the connection before it answered" + last_error_suffix());
+  }
+  flush();
+}
+
+void MqttPublisher::on_tick() {
+  if (!client_) return;
+  if (!connected_) {
+    if (uv_now(loop_) - connect_started_ms_ >= kConnectTimeoutMs) {
+      fail("connect failed: no answer from the broker within 10 s" + last_error_suffix());
+    }
+    return;
+  }
+  // Sends PINGREQ when nothing went out for keepalive seconds; gives up when its answer is late.
+  if (!handle(mosquitto_loop_misc(client_.get()))) return;
+  flush();
+}
+
+void MqttPublisher::flush() {
+  if (flush_pending_) {
+    flush_pending_ = false;
+    uv_idle_stop(flush_.get());
+  }
+  if (!client_) return;
+  if (!deferred_failure_.empty()) return fail(std::exchange(deferred_failure_, {}));
+  if (mosquitto_want_write(client_.get()) && !handshaking()) {
+    if (!handle(mosquitto_loop_write(client_.get(), 1))) return;
+  }
+  deliver_reports();
+  if (client_) watch();
+}
+
+// Readable always (acknowledgements, a close); writable while something waits to go out.
+void MqttPublisher::watch() {
+  bool want_write = handshaking() ? SSL_want_write(static_cast<SSL*>(mosquitto_ssl_get(client_.get())))
+                                  : mosquitto_want_write(client_.get());
+  int events = UV_READABLE | UV_DISCONNECT | (want_write ? UV_WRITABLE : 0);
+  if (events == poll_events_) return;  // each uv_poll_start costs an epoll_ctl
+  poll_events_ = events;
+  uv_poll_start(poll_.get(), events, [](uv_poll_t* p, int status, int ready) {
+    if (auto* self = static_cast<MqttPublisher*>(p->data)) self->on_socket(status, ready);
+  });
+}
+
+bool MqttPublisher::handshaking() const {
+  auto* ssl = static_cast<SSL*>(mosquitto_ssl_get(client_.get()));
+  return ssl && !SSL_is_init_finished(ssl);
+}
+
+bool MqttPublisher::handle(int rc) {
+  if (rc == MOSQ_ERR_SUCCESS) return true;
+  if (reports_.connack > 0) {
+    fail("connect failed: " + connack_reason(reports_.connack));
+  } else {
+    fail((connected_ ? "connection lost: " : "connect failed: ") + describe(rc) + last_error_suffix());
+  }
+  return false;
+}
+
+std::string MqttPublisher::last_error_suffix() const {
+  return reports_.last_error.empty() ? "" : " (" + reports_.last_error + ")";
+}
+
+// What libmosquitto reported during its last call, told to the listener now that it returned.
+void MqttPublisher::deliver_reports() {
+  if (!connected_ && reports_.connack == 0) {
+    connected_ = true;
+    // libmosquitto formats a debug line for every packet when a log callback is set; the errors
+    // worth keeping (TLS) come while connecting.
+    mosquitto_log_callback_set(client_.get(), nullptr);
+    listener_.on_broker_connected();
+    if (!client_) return;
+  }
+  std::vector<int>& mids = reports_.completed_mids;
+  for (size_t i = 0; i < mids.size() && client_; ++i) {
+    auto it = seq_by_mid_.find(mids[i]);
+    if (it == seq_by_mid_.end()) continue;
+    uint64_t seq = it->second;
+    seq_by_mid_.erase(it);
+    listener_.on_confirmed(seq);
+  }
+  mids.clear();
+}
+
+void MqttPublisher::drop_client() {
+  // The poll handle goes first: libuv must stop watching the socket before libmosquitto closes it.
+  poll_.reset();
+  poll_events_ = 0;
+  if (tick_) uv_timer_stop(tick_.get());
+  client_.reset();
+  connected_ = false;
+  reports_ = Reports{};
+  seq_by_mid_.clear();
+  deferred_failure_.clear();
+}
+
+void MqttPublisher::fail(const std::string& reason) {
+  drop_client();
+  listener_.on_broker_lost(reason);
 }
 
 }  // namespace pgep

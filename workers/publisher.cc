@@ -4,7 +4,9 @@
 
 #include "shared/settings.h"
 #include "workers/amqp_publisher.h"
+#include "workers/mqtt_options.h"
 #include "workers/mqtt_publisher.h"
+#include "workers/mqtt_websocket_publisher.h"
 #include "workers/redis_publisher.h"
 
 namespace pgep {
@@ -15,6 +17,9 @@ std::unique_ptr<Publisher> make_publisher(uv_loop_t* loop,
   Settings settings(values);
   const std::string& kind = settings.text("kind");
   if (kind == "amqp") return std::make_unique<AmqpPublisher>(loop, settings, listener);
+  if (kind == "mqtt" && MqttOptions::from(settings).websocket()) {
+    return std::make_unique<MqttWebsocketPublisher>(loop, settings, listener);
+  }
   if (kind == "mqtt") return std::make_unique<MqttPublisher>(loop, settings, listener);
   if (kind == "redis") return std::make_unique<RedisPublisher>(loop, settings, listener);
   throw std::runtime_error("unknown upstream kind \"" + kind + "\"");

@@ -230,6 +230,24 @@ def test_wrong_credentials_are_clear_errors(pg):
         assert "nope" not in pgep.log_text()
 
 
+def test_mqtt_over_websocket(pg):
+    # ws:// is paho's (libmosquitto's client speaks no WebSocket); mqtt:// is libmosquitto's.
+    channel = unique("ws")
+    sub = MqttSubscriber("#")
+    config = database() + \
+        upstream("web", "mqtt", f"{channel}->topic:{channel}.ws", uri=os.environ["PGEP_MQTT_WS_URI"]) + \
+        upstream("plain", "mqtt", f"{channel}->topic:{channel}.tcp")
+    with PgepProcess(config, bridges=2):
+        pg.notify(channel, [f"k|{i}" for i in range(100)])
+        got = sub.wait(200)
+    by_topic = {}
+    for topic, body in got:
+        by_topic.setdefault(topic, []).append(body.decode())
+    assert by_topic == {f"{channel}.ws.k": [str(i) for i in range(100)],
+                        f"{channel}.tcp.k": [str(i) for i in range(100)]}
+    sub.close()
+
+
 def test_mqtt_qos_0_1_and_2(pg):
     channel = unique("qos")
     sub = MqttSubscriber("#", qos=2)

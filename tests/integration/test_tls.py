@@ -50,9 +50,12 @@ def test_tls_trusts_the_system_ca_store_when_no_ca_file_is_given(pg):
 def test_tls_with_an_unknown_ca_is_a_clear_error(pg):
     channel = unique("badtls")
     # The system's CAs do not know the test CA: verification must fail, and say so.
-    config = database() + upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"])
+    config = database() + \
+        upstream("bus", "amqp", f"{channel}->exchange:amq.topic", uri=os.environ["PGEP_AMQPS_URI"]) + \
+        upstream("things", "mqtt", f"{channel}->topic:x", uri=os.environ["PGEP_MQTTS_URI"])
     with PgepProcess(config, bridges=None) as pgep:
         pgep.wait_log(r"bus/.*broker unreachable: cannot connect to localhost:\d+: .*(SSL|certificate|verif)")
+        pgep.wait_log(r"things/.*broker unreachable: connect failed: .*certificate verify failed")
 
 
 def tls_database_uri(ca, name="pgep"):
