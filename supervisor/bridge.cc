@@ -102,6 +102,7 @@ BridgeSnapshot Bridge::snapshot() const {
   s.broker_connected = worker_.broker_connected();
   s.in_flight = ledger_.size();
   s.in_flight_bytes = ledger_.bytes();
+  s.at_worker = worker_.stat("pending");
   s.published = worker_.stat("published");
   s.acknowledged = ledger_.last_acknowledged();
   s.unroutable = worker_.stat("unroutable");

@@ -1,5 +1,7 @@
 #include "supervisor/worker_process.h"
 
+#include "shared/values.h"
+
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace pgep {
@@ -60,7 +63,7 @@ void WorkerProcess::start() {
     return on_exit(-1, 0);
   }
   try {
-    link_ = std::make_unique<Link>(loop_, fds[0], ledger_, *this);
+    link_ = std::make_unique<Link>(loop_, fds[0], ledger_, link_window(), *this);
   } catch (const std::exception& e) {
     return kill_worker(e.what());
   }
@@ -104,6 +107,14 @@ bool WorkerProcess::spawn(int worker_fd) {
   process_.get()->data = this;
   pid_ = process_.get()->pid;
   return true;
+}
+
+// The configuration checked max_in_flight; a settings map without it (a test's) gets the default.
+LinkWindow WorkerProcess::link_window() const {
+  auto found = settings_.find("max_in_flight");
+  std::optional<uint64_t> max_in_flight;
+  if (found != settings_.end()) max_in_flight = parse_uint(found->second, 1, 65535);
+  return LinkWindow::for_worker(max_in_flight.value_or(1000));
 }
 
 void WorkerProcess::pump() {

@@ -71,6 +71,7 @@ class WorkerProcess : public Link::Handler {
   bool broker_connected() const { return running() && stat("connected") == 1; }
 
  private:
+  LinkWindow link_window() const;
   // Link::Handler
   void on_hello(const ipc::Hello& hello) override;
   void on_ack(uint64_t seq) override;

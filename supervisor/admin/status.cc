@@ -35,6 +35,7 @@ std::string bridge_json(const BridgeSnapshot& b) {
       .add("broker_connected", b.broker_connected)
       .add("in_flight", b.in_flight)
       .add("in_flight_bytes", b.in_flight_bytes)
+      .add("at_worker", b.at_worker)
       .add("published", b.published)
       .add("acknowledged", b.acknowledged)
       .add("unroutable", b.unroutable)
@@ -98,6 +99,8 @@ std::string metrics_text(const Snapshot& snapshot) {
        [](const BridgeSnapshot& b) { return b.in_flight; }},
       {"pgep_bridge_in_flight_bytes", "gauge", "Bytes of the events waiting in the ledger",
        [](const BridgeSnapshot& b) { return b.in_flight_bytes; }},
+      {"pgep_bridge_at_worker", "gauge", "Events the worker holds: received from the ledger, not yet acknowledged",
+       [](const BridgeSnapshot& b) { return b.at_worker; }},
       {"pgep_bridge_dead_letters_total", "counter", "Messages written to events.dead_letters",
        [](const BridgeSnapshot& b) { return b.dead_letters; }},
       {"pgep_bridge_stalled", "gauge", "1 while events are outstanding and none was acknowledged for stall_timeout",

@@ -19,6 +19,7 @@ struct BridgeSnapshot {
   bool broker_connected = false;
   uint64_t in_flight = 0;
   uint64_t in_flight_bytes = 0;
+  uint64_t at_worker = 0;  // events the worker holds (received, not yet acknowledged), as it last said
   uint64_t published = 0;
   uint64_t acknowledged = 0;
   uint64_t unroutable = 0;

@@ -263,6 +263,9 @@ def test_half_open_outbox_and_wal_connections_are_noticed_and_pgep_goes_on(wal):
     pgep = PgepProcess(config, bridges=1).start()
     try:
         pgep.wait_log(r"streaming the WAL from slot")
+        # Frozen during its handshake, a session is given up by the handshake's 45 s deadline
+        # instead, with another message: this test freezes sessions that are up.
+        pgep.wait_log(r"outbox: draining events.events")
         proxy.freeze()
         pgep.wait_log(r"outbox connection lost: no answer from PostgreSQL for 10 s", timeout=40)
         pgep.wait_log(r"WAL replication connection lost: no word from the walsender for 25 s", timeout=40)

@@ -108,3 +108,31 @@ def test_a_rabbitmq_alarm_blocks_publishing_without_blocking_the_worker(blocked_
             wait_until(lambda: status(pgep)["ready"], 30, what="pgep to be ready again")
     finally:
         amqp.close()
+
+
+def test_while_the_broker_is_frozen_the_backlog_waits_in_the_ledger_and_the_worker_holds_only_its_window():
+    # Issue 13: the supervisor sends a worker at most twice its max_in_flight ahead of its
+    # acknowledgements; the rest waits in the ledger only, not in a second copy at the worker.
+    channel = unique("win")
+    uri, proxy = proxy_to("PGEP_REDIS_URI")
+    sub = RedisSubscriber(f"{channel}*")
+    config = database() + upstream("cache", "redis", f"{channel}->topic:{channel}", max_in_flight="5",
+                                   uri=f"redis://127.0.0.1:{proxy.port}{uri.path}")
+    try:
+        with PgepProcess(config, bridges=1) as pgep:
+            notify(channel, ["k|before"])
+            sub.wait(1)
+            proxy.freeze(new_too=True)
+            notify(channel, [f"k|{i}" for i in range(300)])
+            wait_until(lambda: status(pgep)["bridges"][0]["in_flight"] == 300, 15, what="300 events in the ledger")
+            # The worker reports what it holds every second.
+            wait_until(lambda: status(pgep)["bridges"][0]["at_worker"] == 10, 10,
+                       what="the worker to hold 10 events (twice max_in_flight)")
+            assert status(pgep)["bridges"][0]["in_flight"] == 300
+            proxy.thaw()
+            wait_until(lambda: {b for _, b in sub.messages} >= {f"{i}".encode() for i in range(300)}, 60,
+                       what="every event once the broker answers again")
+            wait_until(lambda: status(pgep)["bridges"][0]["in_flight"] == 0, 30, what="an empty ledger")
+    finally:
+        sub.close()
+        proxy.close()
