@@ -4,6 +4,7 @@
 #   make deps         install every Debian package needed to build, test and run the servers
 #   make test         build, start the local servers, run every test
 #   make SAN=1 test   the same under AddressSanitizer and UBSan (objects in build/san)
+#   make bench-tools  build/pgep-bench-consumer, the benchmarks' C consumer (scripts/bench_wal)
 #   make fuzz         libFuzzer targets (clang) in build/fuzz; make fuzz-run FUZZ_SECONDS=600
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb          the Debian package build/pgep_VERSION_ARCH.deb (lintian-checked)
@@ -58,7 +59,7 @@ SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 SUPERVISOR_LIBS := $(PKG_LIBS)
 WORKER_LIBS     := $(PKG_LIBS) -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto
 
-.PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test
+.PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test bench-tools
 
 all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
@@ -83,6 +84,12 @@ $(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
 
 $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
+
+# The benchmarks' consumer (bench/consumer.cc), which scripts/bench_wal runs; not installed.
+bench-tools: $(BUILD)/pgep-bench-consumer
+
+$(BUILD)/pgep-bench-consumer: $(call obj,bench/consumer.cc) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq
 
 $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
