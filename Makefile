@@ -4,7 +4,7 @@
 #   make deps         install every Debian package needed to build, test and run the servers
 #   make test         build, start the local servers, run every test
 #   make SAN=1 test   the same under AddressSanitizer and UBSan (objects in build/san)
-#   make bench-tools  build/pgep-bench-consumer, the benchmarks' C consumer (scripts/bench_wal)
+#   make bench-tools  build/pgep-bench-consumer and -publisher, the benchmarks' C clients
 #   make fuzz         libFuzzer targets (clang) in build/fuzz; make fuzz-run FUZZ_SECONDS=600
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb          the Debian package build/pgep_VERSION_ARCH.deb (lintian-checked)
@@ -85,10 +85,10 @@ $(BUILD)/pgep-ctl: $(call obj,$(CTL_SRC)) $(LIB)
 $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
-# The benchmarks' consumer (bench/consumer.cc), which scripts/bench_wal runs; not installed.
-bench-tools: $(BUILD)/pgep-bench-consumer
+# The benchmarks' consumer and publisher (bench/), which scripts/bench_wal runs; not installed.
+bench-tools: $(BUILD)/pgep-bench-consumer $(BUILD)/pgep-bench-publisher
 
-$(BUILD)/pgep-bench-consumer: $(call obj,bench/consumer.cc) $(LIB)
+$(BUILD)/pgep-bench-%: $(BUILD)/obj/bench/%.o $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq
 
 $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)

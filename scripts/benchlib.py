@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,3 +59,29 @@ class Consumer:
         if not out.strip():
             sys.exit(f"the consumer said nothing: {err}")
         return json.loads(out)
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Peak RSS of pgep and of its workers, sampled every 50 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.peak_supervisor, self.peak_worker = pid, threading.Event(), 0, 0
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak_supervisor = max(self.peak_supervisor, rss_kib(self.pid))
+            for child in children(self.pid):
+                self.peak_worker = max(self.peak_worker, rss_kib(child))
+            time.sleep(0.05)

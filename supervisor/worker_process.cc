@@ -44,7 +44,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, std::string bridge, std::map<std::
       worker_path_(std::move(worker_path)),
       owner_(owner),
       restart_(loop, Backoff(200, 30000), [this] { start(); }),
-      deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+      deadline_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      pump_turn_(loop, [this] { pump_now(); }) {
   deadline_timer_.get()->data = this;
 }
 
@@ -117,7 +118,11 @@ LinkWindow WorkerProcess::link_window() const {
   return LinkWindow::for_worker(max_in_flight.value_or(1000));
 }
 
-void WorkerProcess::pump() {
+// Once per loop turn: every event a read from PostgreSQL routed here, and every
+// acknowledgement, goes to the worker in one write.
+void WorkerProcess::pump() { pump_turn_.request(); }
+
+void WorkerProcess::pump_now() {
   if ((state_ == State::Running || state_ == State::Stopping) && link_) link_->pump();
 }
 

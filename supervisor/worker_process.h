@@ -15,6 +15,7 @@
 #include <string>
 
 #include "shared/log.h"
+#include "shared/next_turn.h"
 #include "shared/retry.h"
 #include "shared/uv_handle.h"
 #include "supervisor/ledger.h"
@@ -72,6 +73,7 @@ class WorkerProcess : public Link::Handler {
 
  private:
   LinkWindow link_window() const;
+  void pump_now();
   // Link::Handler
   void on_hello(const ipc::Hello& hello) override;
   void on_ack(uint64_t seq) override;
@@ -96,6 +98,7 @@ class WorkerProcess : public Link::Handler {
   std::unique_ptr<Link> link_;           // the current worker's socket
   Retry restart_;                        // a worker that exited on its own, or on request
   UvHandle<uv_timer_t> deadline_timer_;  // a worker asked to shut down is killed after it
+  NextTurn pump_turn_;
   int pid_ = 0;
   uint64_t restarts_ = 0;
   uint64_t stat_of_current(const std::string& key) const;

@@ -42,12 +42,10 @@ int socket_error(int fd) {
 }  // namespace
 
 MqttPublisher::MqttPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
-    : loop_(loop), listener_(listener), options_(MqttOptions::from(settings)) {
+    : loop_(loop), listener_(listener), options_(MqttOptions::from(settings)), flush_(loop, [this] { flush(); }) {
   init_library();
   tick_ = UvHandle<uv_timer_t>([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
   tick_.get()->data = this;
-  flush_ = UvHandle<uv_idle_t>([&](uv_idle_t* i) { return uv_idle_init(loop, i); });
-  flush_.get()->data = this;
 }
 
 MqttPublisher::~MqttPublisher() { drop_client(); }
@@ -131,12 +129,7 @@ void MqttPublisher::publish(const ipc::Publish& message) {
       if (deferred_failure_.empty()) deferred_failure_ = std::string("publish failed: ") + describe(rc);
       break;
   }
-  if (!flush_pending_) {
-    flush_pending_ = true;
-    uv_idle_start(flush_.get(), [](uv_idle_t* i) {
-      if (auto* self = static_cast<MqttPublisher*>(i->data)) self->flush();
-    });
-  }
+  flush_.request();
 }
 
 void MqttPublisher::disconnect() { drop_client(); }
@@ -187,10 +180,7 @@ void MqttPublisher::on_tick() {
 }
 
 void MqttPublisher::flush() {
-  if (flush_pending_) {
-    flush_pending_ = false;
-    uv_idle_stop(flush_.get());
-  }
+  flush_.cancel();
   if (!client_) return;
   if (!deferred_failure_.empty()) return fail(std::exchange(deferred_failure_, {}));
   if (mosquitto_want_write(client_.get()) && !handshaking()) {

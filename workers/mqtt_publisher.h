@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shared/next_turn.h"
 #include "shared/settings.h"
 #include "shared/uv_handle.h"
 #include "workers/mqtt_options.h"
@@ -69,8 +70,7 @@ class MqttPublisher : public Publisher {
   UvHandle<uv_poll_t> poll_;
   int poll_events_ = 0;
   UvHandle<uv_timer_t> tick_;    // keepalive pings, the connect deadline
-  UvHandle<uv_idle_t> flush_;    // writes once per loop turn what publish() queued
-  bool flush_pending_ = false;
+  NextTurn flush_;               // writes once per loop turn what publish() queued
   std::string deferred_failure_;  // a publish that failed, told at the next loop turn
   bool connected_ = false;       // CONNACK accepted
   uint64_t connect_started_ms_ = 0;

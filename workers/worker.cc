@@ -21,7 +21,8 @@ Worker::Worker(uv_loop_t* loop, int socket_fd)
         if (publisher_) publisher_->connect();
       }),
       refusal_retry_(loop, Backoff(100, 10000), [this] { publish_refused_again(); }),
-      stats_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
+      stats_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      acknowledge_turn_(loop, [this] { acknowledge_confirmed_prefix(); }) {
   stats_timer_.get()->data = this;
 }
 
@@ -116,7 +117,8 @@ void Worker::on_confirmed(uint64_t seq) {
   if (!window_.confirm(seq)) return;  // a confirmation from a connection given up on
   ++count_confirmed_;
   if (!window_.has_refused()) refusal_retry_.succeeded();
-  acknowledge_confirmed_prefix();
+  // A broker confirms many at once (one read of replies): one acknowledgement covers them.
+  acknowledge_turn_.request();
   pump();
 }
 

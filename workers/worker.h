@@ -17,6 +17,7 @@
 
 #include "ipc/frame_stream.h"
 #include "shared/log.h"
+#include "shared/next_turn.h"
 #include "shared/retry.h"
 #include "shared/uv_handle.h"
 #include "workers/log_throttle.h"
@@ -67,6 +68,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   Retry reconnect_;      // the broker, after it was lost
   Retry refusal_retry_;  // a message the broker refused, published again alone
   UvHandle<uv_timer_t> stats_timer_;
+  NextTurn acknowledge_turn_;  // acknowledge_confirmed_prefix, once per loop turn
   std::string bridge_;
   Logger log_;
   bool log_messages_ = false;

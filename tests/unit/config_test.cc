@@ -43,7 +43,7 @@ TEST_CASE("the multi-upstream format loads every upstream with its defaults") {
   CHECK(upstream(r, "mymqtt")->options.at("qos") == "1");
   CHECK(upstream(r, "myredis")->kind == pgep::UpstreamKind::Redis);
   CHECK(r.config.daemon.log_level == pgep::LogLevel::Info);
-  CHECK(r.config.daemon.ledger_max_bytes == 64u << 20);
+  CHECK(r.config.daemon.ledger_max_bytes == 16u << 20);
   CHECK(r.config.daemon.shutdown_timeout_ms == 10000);
 }
 

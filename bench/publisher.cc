@@ -1,0 +1,174 @@
+// pgep-bench-publisher: the broker's own ceiling, without PostgreSQL and without pgep. It
+// publishes COUNT messages shaped like pgep's WAL rows through the client library pgep's worker
+// uses, with at most WINDOW unconfirmed, and prints one JSON line: how many the broker
+// confirmed and how fast.
+//
+//   pgep-bench-publisher redis URI CHANNEL COUNT WINDOW   PUBLISH, pipelined (hiredis)
+//   pgep-bench-publisher mqtt  URI TOPIC   COUNT WINDOW   QoS 1, confirmed by PUBACK (libmosquitto)
+//   pgep-bench-publisher amqp  URI KEY     COUNT WINDOW   to amq.topic with publisher confirms (rabbitmq-c)
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <hiredis/hiredis.h>
+#include <mosquitto.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "shared/uri.h"
+
+namespace {
+
+double monotonic_s() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "pgep-bench-publisher: %s\n", what.c_str());
+  std::exit(2);
+}
+
+// A wal2json format 2 insert of the benchmark's table, with row `id`.
+std::string body(uint64_t id) {
+  return "{\"action\":\"I\",\"schema\":\"public\",\"table\":\"benchwal\",\"columns\":[{\"name\":\"id\",\"value\":" +
+         std::to_string(id) + "},{\"name\":\"note\",\"value\":\"row " + std::to_string(id) +
+         "\"},{\"name\":\"amount\",\"value\":1.25},{\"name\":\"at\",\"value\":\"2026-11-28 07:00:00.000000+00\"}]}";
+}
+
+uint64_t publish_redis(const pgep::Uri& uri, const std::string& channel, uint64_t count, uint64_t window) {
+  redisContext* redis = redisConnect(uri.host.c_str(), uri.port.value_or(6379));
+  if (!redis || redis->err) die("redis: cannot connect");
+  uint64_t sent = 0, confirmed = 0;
+  while (confirmed < count) {
+    while (sent < count && sent - confirmed < window) {
+      std::string text = body(sent++);
+      const char* argv[] = {"PUBLISH", channel.data(), text.data()};
+      size_t lengths[] = {7, channel.size(), text.size()};
+      redisAppendCommandArgv(redis, 3, argv, lengths);
+    }
+    void* reply = nullptr;
+    if (redisGetReply(redis, &reply) != REDIS_OK) die("redis: connection lost");
+    freeReplyObject(reply);
+    ++confirmed;
+  }
+  redisFree(redis);
+  return confirmed;
+}
+
+struct MqttState {
+  uint64_t confirmed = 0;
+  bool connected = false;
+};
+
+uint64_t publish_mqtt(const pgep::Uri& uri, const std::string& topic, uint64_t count, uint64_t window) {
+  mosquitto_lib_init();
+  MqttState state;
+  mosquitto* client = mosquitto_new(nullptr, true, &state);
+  if (!client) die("mqtt: cannot create a client");
+  mosquitto_int_option(client, MOSQ_OPT_SEND_MAXIMUM, static_cast<int>(window));
+  mosquitto_connect_callback_set(client, [](mosquitto*, void* data, int rc) {
+    if (rc != 0) die("mqtt: refused");
+    static_cast<MqttState*>(data)->connected = true;
+  });
+  mosquitto_publish_callback_set(client, [](mosquitto*, void* data, int) { ++static_cast<MqttState*>(data)->confirmed; });
+  if (mosquitto_connect(client, uri.host.c_str(), uri.port.value_or(1883), 60) != MOSQ_ERR_SUCCESS) {
+    die("mqtt: cannot connect");
+  }
+  while (!state.connected) {
+    if (mosquitto_loop(client, 100, 1) != MOSQ_ERR_SUCCESS) die("mqtt: connection lost");
+  }
+  uint64_t sent = 0;
+  while (state.confirmed < count) {
+    while (sent < count && sent - state.confirmed < window) {
+      std::string text = body(sent++);
+      if (mosquitto_publish(client, nullptr, topic.c_str(), static_cast<int>(text.size()), text.data(), 1, false) !=
+          MOSQ_ERR_SUCCESS) {
+        die("mqtt: publish failed");
+      }
+    }
+    if (mosquitto_loop(client, 100, 1) != MOSQ_ERR_SUCCESS) die("mqtt: connection lost");
+  }
+  mosquitto_destroy(client);
+  return state.confirmed;
+}
+
+void check_amqp(amqp_rpc_reply_t reply, const char* doing) {
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) die(std::string("amqp: ") + doing + " failed");
+}
+
+uint64_t publish_amqp(const pgep::Uri& uri, const std::string& key, uint64_t count, uint64_t window) {
+  amqp_connection_state_t connection = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(connection);
+  if (!socket || amqp_socket_open(socket, uri.host.c_str(), uri.port.value_or(5672)) != AMQP_STATUS_OK) {
+    die("amqp: cannot connect");
+  }
+  std::string vhost = uri.path && !uri.path->empty() ? *uri.path : "/";
+  check_amqp(amqp_login(connection, vhost.c_str(), 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                        uri.user.value_or("guest").c_str(), uri.password.value_or("guest").c_str()),
+             "login");
+  amqp_channel_open(connection, 1);
+  check_amqp(amqp_get_rpc_reply(connection), "channel.open");
+  amqp_confirm_select(connection, 1);
+  check_amqp(amqp_get_rpc_reply(connection), "confirm.select");
+  amqp_basic_properties_t properties{};
+  properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+  properties.delivery_mode = 1;
+  properties.content_type = amqp_cstring_bytes("application/json");
+  uint64_t sent = 0, confirmed = 0;
+  while (confirmed < count) {
+    while (sent < count && sent - confirmed < window) {
+      std::string text = body(sent++);
+      amqp_bytes_t bytes{text.size(), text.data()};
+      if (amqp_basic_publish(connection, 1, amqp_cstring_bytes("amq.topic"), amqp_cstring_bytes(key.c_str()), 0, 0,
+                             &properties, bytes) != AMQP_STATUS_OK) {
+        die("amqp: publish failed");
+      }
+    }
+    amqp_frame_t frame;
+    if (amqp_simple_wait_frame(connection, &frame) != AMQP_STATUS_OK) die("amqp: connection lost");
+    if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      confirmed = ack->multiple ? ack->delivery_tag : confirmed + 1;
+    } else if (frame.frame_type == AMQP_FRAME_METHOD) {
+      die("amqp: the broker answered something other than basic.ack");
+    }
+    amqp_maybe_release_buffers(connection);
+  }
+  amqp_connection_close(connection, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(connection);
+  return confirmed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: pgep-bench-publisher redis|mqtt|amqp URI TARGET COUNT WINDOW\n");
+    return 2;
+  }
+  std::string kind = argv[1], error;
+  std::optional<pgep::Uri> uri = pgep::parse_uri(argv[2], error);
+  if (!uri) die("uri: " + error);
+  uint64_t count = std::strtoull(argv[4], nullptr, 10);
+  uint64_t window = std::strtoull(argv[5], nullptr, 10);
+  if (count == 0 || window == 0) die("COUNT and WINDOW must be numbers above 0");
+  double start = monotonic_s();
+  uint64_t confirmed = 0;
+  if (kind == "redis") {
+    confirmed = publish_redis(*uri, argv[3], count, window);
+  } else if (kind == "mqtt") {
+    confirmed = publish_mqtt(*uri, argv[3], count, window);
+  } else if (kind == "amqp") {
+    confirmed = publish_amqp(*uri, argv[3], count, window);
+  } else {
+    die("unknown kind " + kind);
+  }
+  double seconds = monotonic_s() - start;
+  std::printf("{\"confirmed\": %llu, \"seconds\": %.3f, \"per_second\": %.0f}\n",
+              static_cast<unsigned long long>(confirmed), seconds, confirmed / seconds);
+  return 0;
+}
