@@ -12,7 +12,6 @@
 // scripts/bench's NOTIFY payloads "ID SENT_NS". Other bodies count as received, without an id.
 // It prints "ready" on stderr once subscribed.
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
 #include <time.h>
@@ -26,9 +25,14 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/clients.h"
 #include "shared/uri.h"
 
 namespace {
+
+using pgep::bench::check_amqp;
+using pgep::bench::die;
+using pgep::bench::open_amqp;
 
 int64_t now_us() {
   timespec t;
@@ -117,11 +121,6 @@ class Tally {
   std::vector<int64_t> latencies_us_;
 };
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "pgep-bench-consumer: %s\n", what.c_str());
-  std::exit(2);
-}
-
 void ready() {
   std::fprintf(stderr, "ready\n");
   std::fflush(stderr);
@@ -176,22 +175,8 @@ void consume_mqtt(const pgep::Uri& uri, const std::string& filter, Tally& tally,
   mosquitto_destroy(client);
 }
 
-void check_amqp(amqp_rpc_reply_t reply, const char* doing) {
-  if (reply.reply_type != AMQP_RESPONSE_NORMAL) die(std::string("amqp: ") + doing + " failed");
-}
-
 void consume_amqp(const pgep::Uri& uri, const std::string& key, Tally& tally, int idle_s) {
-  amqp_connection_state_t connection = amqp_new_connection();
-  amqp_socket_t* socket = amqp_tcp_socket_new(connection);
-  if (!socket || amqp_socket_open(socket, uri.host.c_str(), uri.port.value_or(5672)) != AMQP_STATUS_OK) {
-    die("amqp: cannot connect");
-  }
-  std::string vhost = uri.path && !uri.path->empty() ? *uri.path : "/";
-  check_amqp(amqp_login(connection, vhost.c_str(), 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-                        uri.user.value_or("guest").c_str(), uri.password.value_or("guest").c_str()),
-             "login");
-  amqp_channel_open(connection, 1);
-  check_amqp(amqp_get_rpc_reply(connection), "channel.open");
+  amqp_connection_state_t connection = open_amqp(uri);
   amqp_queue_declare_ok_t* queue =
       amqp_queue_declare(connection, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
   check_amqp(amqp_get_rpc_reply(connection), "queue.declare");

@@ -7,7 +7,6 @@
 //   pgep-bench-publisher mqtt  URI TOPIC   COUNT WINDOW   QoS 1, confirmed by PUBACK (libmosquitto)
 //   pgep-bench-publisher amqp  URI KEY     COUNT WINDOW   to amq.topic with publisher confirms (rabbitmq-c)
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
 #include <time.h>
@@ -17,19 +16,19 @@
 #include <optional>
 #include <string>
 
+#include "bench/clients.h"
 #include "shared/uri.h"
 
 namespace {
+
+using pgep::bench::check_amqp;
+using pgep::bench::die;
+using pgep::bench::open_amqp;
 
 double monotonic_s() {
   timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "pgep-bench-publisher: %s\n", what.c_str());
-  std::exit(2);
 }
 
 // A wal2json format 2 insert of the benchmark's table, with row `id`.
@@ -96,22 +95,8 @@ uint64_t publish_mqtt(const pgep::Uri& uri, const std::string& topic, uint64_t c
   return state.confirmed;
 }
 
-void check_amqp(amqp_rpc_reply_t reply, const char* doing) {
-  if (reply.reply_type != AMQP_RESPONSE_NORMAL) die(std::string("amqp: ") + doing + " failed");
-}
-
 uint64_t publish_amqp(const pgep::Uri& uri, const std::string& key, uint64_t count, uint64_t window) {
-  amqp_connection_state_t connection = amqp_new_connection();
-  amqp_socket_t* socket = amqp_tcp_socket_new(connection);
-  if (!socket || amqp_socket_open(socket, uri.host.c_str(), uri.port.value_or(5672)) != AMQP_STATUS_OK) {
-    die("amqp: cannot connect");
-  }
-  std::string vhost = uri.path && !uri.path->empty() ? *uri.path : "/";
-  check_amqp(amqp_login(connection, vhost.c_str(), 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-                        uri.user.value_or("guest").c_str(), uri.password.value_or("guest").c_str()),
-             "login");
-  amqp_channel_open(connection, 1);
-  check_amqp(amqp_get_rpc_reply(connection), "channel.open");
+  amqp_connection_state_t connection = open_amqp(uri);
   amqp_confirm_select(connection, 1);
   check_amqp(amqp_get_rpc_reply(connection), "confirm.select");
   amqp_basic_properties_t properties{};
