@@ -43,12 +43,19 @@ def blocked_rabbitmq():
     rabbitmqctl("set_vm_memory_high_watermark", "0.4")
 
 
-def test_a_frozen_redis_connection_is_given_up_and_pgep_is_not_ready_meanwhile():
-    channel = unique("frz")
+def redis_behind_a_proxy(prefix, **options):
+    """(channel, proxy, subscriber, configuration): one Redis bridge reaching Redis through a
+    proxy the test can freeze."""
+    channel = unique(prefix)
     uri, proxy = proxy_to("PGEP_REDIS_URI")
     sub = RedisSubscriber(f"{channel}*")
     config = database() + upstream("cache", "redis", f"{channel}->topic:{channel}",
-                                   uri=f"redis://127.0.0.1:{proxy.port}{uri.path}")
+                                   uri=f"redis://127.0.0.1:{proxy.port}{uri.path}", **options)
+    return channel, proxy, sub, config
+
+
+def test_a_frozen_redis_connection_is_given_up_and_pgep_is_not_ready_meanwhile():
+    channel, proxy, sub, config = redis_behind_a_proxy("frz")
     try:
         with PgepProcess(config, bridges=1) as pgep:
             notify(channel, ["k|before"])
@@ -113,11 +120,7 @@ def test_a_rabbitmq_alarm_blocks_publishing_without_blocking_the_worker(blocked_
 def test_while_the_broker_is_frozen_the_backlog_waits_in_the_ledger_and_the_worker_holds_only_its_window():
     # Issue 13: the supervisor sends a worker at most twice its max_in_flight ahead of its
     # acknowledgements; the rest waits in the ledger only, not in a second copy at the worker.
-    channel = unique("win")
-    uri, proxy = proxy_to("PGEP_REDIS_URI")
-    sub = RedisSubscriber(f"{channel}*")
-    config = database() + upstream("cache", "redis", f"{channel}->topic:{channel}", max_in_flight="5",
-                                   uri=f"redis://127.0.0.1:{proxy.port}{uri.path}")
+    channel, proxy, sub, config = redis_behind_a_proxy("win", max_in_flight="5")
     try:
         with PgepProcess(config, bridges=1) as pgep:
             notify(channel, ["k|before"])
