@@ -2,7 +2,7 @@
 # (PGPROXY_... variables, as pg-event-proxy's image). See docker-compose.yml.
 FROM debian:12-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      make g++ pkg-config libpq-dev librabbitmq-dev libmosquitto-dev libpaho-mqttpp-dev libpaho-mqtt-dev libhiredis-dev \
+      make g++ pkg-config libpq-dev librabbitmq-dev libmosquitto-dev libcurl4-openssl-dev libpaho-mqttpp-dev libpaho-mqtt-dev libhiredis-dev \
       libuv1-dev libmsgpack-cxx-dev libinih-dev libsimdjson-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -11,7 +11,7 @@ RUN make -j"$(nproc)" && make install PREFIX=/usr DESTDIR=/out
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      tini ca-certificates libpq5 librabbitmq4 libmosquitto1 libpaho-mqttpp3-1 libpaho-mqtt1.3 libhiredis0.14 libuv1 \
+      tini ca-certificates libpq5 librabbitmq4 libmosquitto1 libcurl4 libpaho-mqttpp3-1 libpaho-mqtt1.3 libhiredis0.14 libuv1 \
       libinih1 libsimdjson14 \
     && rm -rf /var/lib/apt/lists/* \
     && adduser --system --group --home /var/lib/pgep --no-create-home pgep \

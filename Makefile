@@ -57,7 +57,7 @@ LIB := $(BUILD)/libpgep.a
 SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 
 SUPERVISOR_LIBS := $(PKG_LIBS)
-WORKER_LIBS     := $(PKG_LIBS) -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto
+WORKER_LIBS     := $(PKG_LIBS) -lcurl -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto
 
 .PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test bench-tools
 

@@ -19,12 +19,22 @@ bool parse_target_kind(std::string_view text, TargetKind& kind) {
   if (text == "exchange") kind = TargetKind::Exchange;
   else if (text == "queue") kind = TargetKind::Queue;
   else if (text == "topic") kind = TargetKind::Topic;
+  else if (text == "path") kind = TargetKind::Path;
   else return false;
   return true;
 }
 
 // Checks a target name against what its broker accepts; returns the problem or "".
 std::string check_target(UpstreamKind upstream, TargetKind kind, std::string_view target) {
+  if (kind == TargetKind::Path) {  // empty: the upstream's uri itself
+    if (!target.empty() && target[0] != '/') return "a webhook path must start with / (or be empty)";
+    for (char c : target) {
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '#') {
+        return "a webhook path may not hold spaces, control characters or #";
+      }
+    }
+    return "";
+  }
   if (target.empty()) return "the " + std::string(target_kind_name(kind)) + " name is empty";
   if (upstream == UpstreamKind::Amqp && target.size() > kMaxAmqpNameBytes) {
     return "the " + std::string(target_kind_name(kind)) + " name is longer than 255 bytes";
@@ -46,6 +56,7 @@ const char* upstream_kind_name(UpstreamKind kind) {
     case UpstreamKind::Amqp: return "amqp";
     case UpstreamKind::Mqtt: return "mqtt";
     case UpstreamKind::Redis: return "redis";
+    case UpstreamKind::Webhook: return "webhook";
   }
   return "?";
 }
@@ -55,17 +66,29 @@ const char* target_kind_name(TargetKind kind) {
     case TargetKind::Exchange: return "exchange";
     case TargetKind::Queue: return "queue";
     case TargetKind::Topic: return "topic";
+    case TargetKind::Path: return "path";
   }
   return "?";
 }
 
 bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
-  if (upstream == UpstreamKind::Amqp) return target != TargetKind::Topic;
-  return target == TargetKind::Topic;
+  switch (upstream) {
+    case UpstreamKind::Amqp: return target == TargetKind::Exchange || target == TargetKind::Queue;
+    case UpstreamKind::Mqtt:
+    case UpstreamKind::Redis: return target == TargetKind::Topic;
+    case UpstreamKind::Webhook: return target == TargetKind::Path;
+  }
+  return false;
 }
 
 std::string accepted_target_kinds(UpstreamKind upstream) {
-  return upstream == UpstreamKind::Amqp ? "exchange or queue" : "topic";
+  switch (upstream) {
+    case UpstreamKind::Amqp: return "exchange or queue";
+    case UpstreamKind::Mqtt:
+    case UpstreamKind::Redis: return "topic";
+    case UpstreamKind::Webhook: return "path";
+  }
+  return "";
 }
 
 std::string BridgeSpec::text() const {

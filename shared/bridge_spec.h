@@ -8,8 +8,8 @@
 
 namespace pgep {
 
-enum class UpstreamKind { Amqp, Mqtt, Redis };
-enum class TargetKind { Exchange, Queue, Topic };
+enum class UpstreamKind { Amqp, Mqtt, Redis, Webhook };
+enum class TargetKind { Exchange, Queue, Topic, Path };
 
 // The channel name that stands for the WAL stream rather than a NOTIFY channel.
 inline constexpr std::string_view kWalChannel = "wal2json";
@@ -17,14 +17,15 @@ inline constexpr std::string_view kWalChannel = "wal2json";
 const char* upstream_kind_name(UpstreamKind kind);
 const char* target_kind_name(TargetKind kind);
 
-// The target kinds an upstream accepts: amqp exchange and queue, mqtt and redis topic.
+// The target kinds an upstream accepts: amqp exchange and queue, mqtt and redis topic, webhook
+// path.
 bool upstream_accepts(UpstreamKind upstream, TargetKind target);
 std::string accepted_target_kinds(UpstreamKind upstream);
 
 struct BridgeSpec {
   std::string channel;  // PostgreSQL channel, or kWalChannel
   TargetKind kind = TargetKind::Topic;
-  std::string target;   // exchange, queue or topic name; may itself hold ':'
+  std::string target;   // exchange, queue or topic name, or a URL path; may itself hold ':'
 
   bool is_wal() const { return channel == kWalChannel; }
   // "channel->kind:target", the form it is written in.

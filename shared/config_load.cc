@@ -317,19 +317,20 @@ class Loader {
     auto kind_entry = section.find("kind");
     if (kind_entry == section.end()) {
       error("configuration", written_name(name, "kind"), "", false,
-            "missing; expected amqp, mqtt or redis");
+            "missing; expected amqp, mqtt, redis or webhook");
       return false;
     }
     std::string kind = to_lower(trim(kind_entry->second.value));
     if (kind == "amqp") upstream.kind = UpstreamKind::Amqp;
     else if (kind == "mqtt") upstream.kind = UpstreamKind::Mqtt;
     else if (kind == "redis") upstream.kind = UpstreamKind::Redis;
+    else if (kind == "webhook") upstream.kind = UpstreamKind::Webhook;
     else {
       bool aws = kind.compare(0, 3, "aws") == 0;
       error(kind_entry->second.where, kind_entry->second.written_as, kind, true,
             std::string(aws ? "the AWS upstreams of pg-event-proxy are not supported by pgep"
                             : "unknown upstream kind") +
-                "; expected amqp, mqtt or redis");
+                "; expected amqp, mqtt, redis or webhook");
       return false;
     }
     kind_entry->second.value = kind;

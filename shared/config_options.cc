@@ -42,7 +42,7 @@ constexpr OptionSpec kDatabase[] = {
 };
 
 constexpr OptionSpec kCommonUpstream[] = {
-    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt or redis", 0, 0, "amqp|mqtt|redis"},
+    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt, redis or webhook", 0, 0, "amqp|mqtt|redis|webhook"},
     {"uri", ValueType::BrokerUri, std::nullopt, "the broker's URI"},
     {"bridge_channels", ValueType::BridgeList, std::nullopt, "a list such as events->exchange:amq.topic, wal2json->topic:wal"},
     {"dead_letter_after", ValueType::CountOrNever, "10", "a number of refusals from 0 to 1000000, or never (a refused message then holds the bridge)", 0, 1000000},
@@ -81,7 +81,16 @@ constexpr OptionSpec kRedisOwn[] = {
     {"max_message_bytes", ValueType::Size, "512MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 
-// amqp and mqtt both speak TLS (amqps://, mqtts://).
+constexpr OptionSpec kWebhookOwn[] = {
+    {"max_in_flight", ValueType::UInt, "100", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
+    {"content_type", ValueType::Name, "application/json", "a MIME type such as application/json"},
+    {"headers", ValueType::HeaderList, "", "HTTP headers such as X-Source: pgep; Authorization: Bearer abc", 0, UINT64_MAX, {}, true},
+    {"secret", ValueType::String, "", "a key for the HMAC-SHA256 signature header, or empty for none", 0, UINT64_MAX, {}, true},
+    {"timeout", ValueType::Duration, "30s", "a duration from 1s to 10min for one request", 1000, 600 * 1000},
+    {"max_message_bytes", ValueType::Size, "64MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
+};
+
+// amqp, mqtt and webhook speak TLS (amqps://, mqtts://, https://).
 constexpr OptionSpec kTls[] = {
     {"tls_ca_file", ValueType::File, "", "a readable file of CA certificates (PEM), or empty for the system's"},
     {"tls_cert_file", ValueType::File, "", "a readable client certificate file (PEM), or empty"},
@@ -155,6 +164,34 @@ std::string check_host_port(std::string_view value) {
   return "";
 }
 
+// An HTTP header name: RFC 9110's token characters.
+bool is_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string check_header_list(std::string_view value) {
+  for (size_t start = 0; start < value.size();) {
+    size_t end = std::min(value.find(';', start), value.size());
+    std::string_view item = trim(value.substr(start, end - start));
+    start = end + 1;
+    if (item.empty()) continue;
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos || !is_header_name(trim(item.substr(0, colon)))) {
+      return "\"" + std::string(item) + "\" is not Name: value with a header name of letters, digits and -";
+    }
+    for (char c : item) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "a header holds a control character";
+    }
+  }
+  return "";
+}
+
 bool in_choices(std::string_view choices, std::string_view value) {
   size_t start = 0;
   while (start <= choices.size()) {
@@ -175,10 +212,12 @@ std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
   static const std::vector<OptionSpec> amqp = joined({kCommonUpstream, kAmqpOwn, kTls});
   static const std::vector<OptionSpec> mqtt = joined({kCommonUpstream, kMqttOwn, kTls});
   static const std::vector<OptionSpec> redis = joined({kCommonUpstream, kRedisOwn});
+  static const std::vector<OptionSpec> webhook = joined({kCommonUpstream, kWebhookOwn, kTls});
   switch (kind) {
     case UpstreamKind::Amqp: return amqp;
     case UpstreamKind::Mqtt: return mqtt;
     case UpstreamKind::Redis: return redis;
+    case UpstreamKind::Webhook: return webhook;
   }
   return redis;
 }
@@ -192,7 +231,8 @@ const OptionSpec* find_option(std::span<const OptionSpec> table, std::string_vie
 
 bool is_known_key(std::string_view key) {
   for (auto table : {daemon_options(), database_options(), upstream_options(UpstreamKind::Amqp),
-                     upstream_options(UpstreamKind::Mqtt), upstream_options(UpstreamKind::Redis)}) {
+                     upstream_options(UpstreamKind::Mqtt), upstream_options(UpstreamKind::Redis),
+                     upstream_options(UpstreamKind::Webhook)}) {
     if (find_option(table, key)) return true;
   }
   return false;
@@ -240,6 +280,8 @@ std::string check_option(const OptionSpec& spec, std::string_view value, Upstrea
     }
     case ValueType::HostPort:
       return value.empty() ? "" : check_host_port(value);
+    case ValueType::HeaderList:
+      return check_header_list(value);
   }
   return "";
 }
@@ -249,6 +291,7 @@ std::string accepted_schemes(UpstreamKind kind) {
     case UpstreamKind::Amqp: return "amqp:// or amqps://";
     case UpstreamKind::Mqtt: return "mqtt://, tcp://, mqtts://, ssl://, ws:// or wss://";
     case UpstreamKind::Redis: return "redis://";
+    case UpstreamKind::Webhook: return "http:// or https://";
   }
   return "";
 }
@@ -267,12 +310,29 @@ int default_port(UpstreamKind kind, std::string_view scheme) {
       return 0;
     case UpstreamKind::Redis:
       return scheme == "redis" ? 6379 : 0;
+    case UpstreamKind::Webhook:
+      if (scheme == "http") return 80;
+      if (scheme == "https") return 443;
+      return 0;
   }
   return 0;
 }
 
 bool scheme_uses_tls(std::string_view scheme) {
-  return scheme == "amqps" || scheme == "mqtts" || scheme == "ssl" || scheme == "wss";
+  return scheme == "amqps" || scheme == "mqtts" || scheme == "ssl" || scheme == "wss" || scheme == "https";
+}
+
+std::vector<std::pair<std::string, std::string>> parse_header_list(std::string_view value) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (size_t start = 0; start < value.size();) {
+    size_t end = std::min(value.find(';', start), value.size());
+    std::string_view item = trim(value.substr(start, end - start));
+    start = end + 1;
+    size_t colon = item.find(':');
+    if (item.empty() || colon == std::string_view::npos) continue;
+    headers.emplace_back(std::string(trim(item.substr(0, colon))), std::string(trim(item.substr(colon + 1))));
+  }
+  return headers;
 }
 
 std::string displayed_value(std::string_view key, std::string_view value) {

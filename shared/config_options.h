@@ -28,6 +28,7 @@ enum class ValueType {
   Identifier,    // a slot or publication name: lower-case letters, digits, _
   Wal2jsonParams,
   HostPort,      // host:port to listen on
+  HeaderList,    // HTTP headers "Name: value; Name: value"
 };
 
 struct OptionSpec {
@@ -59,6 +60,8 @@ std::string check_option(const OptionSpec& spec, std::string_view value, Upstrea
 
 // The URI schemes an upstream kind accepts, e.g. "amqp:// or amqps://".
 std::string accepted_schemes(UpstreamKind kind);
+// The "Name: value" pairs of a HeaderList value, in order (the value was checked).
+std::vector<std::pair<std::string, std::string>> parse_header_list(std::string_view value);
 // The default port for a scheme of an upstream, or 0 if the scheme is not accepted.
 int default_port(UpstreamKind kind, std::string_view scheme);
 // Whether a scheme uses TLS.

@@ -26,6 +26,10 @@ void Retry::succeeded() {
 
 void Retry::cancel() { uv_timer_stop(timer_.get()); }
 
+void Retry::not_before(uint64_t delay_ms) {
+  if (delay_ms > delay_ms_) schedule(delay_ms);
+}
+
 bool Retry::scheduled() const { return uv_is_active(timer_.base()) != 0; }
 
 void Retry::schedule(uint64_t delay_ms) {

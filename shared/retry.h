@@ -33,6 +33,9 @@ class Retry {
   void succeeded();
   // Drops a scheduled attempt.
   void cancel();
+  // The next attempt waits at least `delay_ms` from now (a server's Retry-After); call it after
+  // failed(). The backoff itself is not changed.
+  void not_before(uint64_t delay_ms);
 
   // The delay failed() chose, for a log line that says when the next attempt comes.
   uint64_t delay_ms() const { return delay_ms_; }

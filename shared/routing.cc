@@ -11,6 +11,7 @@ SplitPayload split_payload(std::string_view payload) {
 std::string destination_for(const BridgeSpec& bridge, std::string_view key) {
   switch (bridge.kind) {
     case TargetKind::Exchange:
+    case TargetKind::Path:  // a webhook carries the key in a header; the path is the bridge's
       return std::string(key);
     case TargetKind::Queue:
       return bridge.target;

@@ -35,7 +35,9 @@ void check_upstream(const UpstreamSettings& upstream, std::vector<std::string>& 
   if (!scheme_uses_tls(uri->scheme)) {
     warnings.push_back(where + " is not on this machine and " + uri->scheme +
                        ":// is not encrypted: anyone on the path may read the messages and the password" +
-                       (upstream.kind == UpstreamKind::Redis ? "" : "; expected a TLS scheme (amqps://, mqtts://)"));
+                       (upstream.kind == UpstreamKind::Redis ? ""
+                        : upstream.kind == UpstreamKind::Webhook ? "; expected https://"
+                                                                 : "; expected a TLS scheme (amqps://, mqtts://)"));
   } else if (auto verify = upstream.options.find("tls_verify");
              verify != upstream.options.end() && parse_bool(verify->second) == false) {
     warnings.push_back(where + " is not on this machine and tls_verify is false: anyone on the path may pose as "

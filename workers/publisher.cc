@@ -8,6 +8,7 @@
 #include "workers/mqtt_publisher.h"
 #include "workers/mqtt_websocket_publisher.h"
 #include "workers/redis_publisher.h"
+#include "workers/webhook_publisher.h"
 
 namespace pgep {
 
@@ -22,6 +23,7 @@ std::unique_ptr<Publisher> make_publisher(uv_loop_t* loop,
   }
   if (kind == "mqtt") return std::make_unique<MqttPublisher>(loop, settings, listener);
   if (kind == "redis") return std::make_unique<RedisPublisher>(loop, settings, listener);
+  if (kind == "webhook") return std::make_unique<WebhookPublisher>(loop, settings, listener);
   throw std::runtime_error("unknown upstream kind \"" + kind + "\"");
 }
 

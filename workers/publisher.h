@@ -24,6 +24,9 @@ class PublisherListener {
   // The same, but the broker itself closed it with an error (AMQP channel.close): a message
   // alone on the connection (a probe) counts it as a refusal.
   virtual void on_broker_closed(const std::string& reason) = 0;
+  // The same as on_broker_lost, and the server asked for `retry_after_ms` of quiet (HTTP's
+  // Retry-After on a 429 or a 503): the next attempt waits at least that long.
+  virtual void on_broker_away(const std::string& reason, uint64_t retry_after_ms) = 0;
   // The broker stops taking messages for now (RabbitMQ's connection.blocked: a memory or disk
   // alarm), or takes them again. Nothing is published meanwhile: a publish would block.
   virtual void on_broker_blocked(bool blocked, const std::string& reason) = 0;
@@ -49,6 +52,10 @@ class Publisher {
   virtual void publish(const ipc::Publish& message) = 0;
   // Drops the connection (after a refusal, to resend from a clean state).
   virtual void disconnect() = 0;
+  // Whether on_broker_connected proves the broker reachable (a session was opened). HTTP has no
+  // session: only an answer shows the server is there, so the worker's reconnect backoff starts
+  // afresh at the first answer rather than at "connected".
+  virtual bool connected_means_reachable() const { return true; }
 };
 
 // Builds the publisher for settings["kind"]. Throws std::runtime_error on settings it cannot

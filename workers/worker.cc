@@ -116,6 +116,7 @@ void Worker::publish(const ipc::Publish& message) {
 void Worker::on_confirmed(uint64_t seq) {
   if (!window_.confirm(seq)) return;  // a confirmation from a connection given up on
   ++count_confirmed_;
+  broker_answered();
   if (!window_.has_refused()) refusal_retry_.succeeded();
   // A broker confirms many at once (one read of replies): one acknowledgement covers them.
   acknowledge_turn_.request();
@@ -135,6 +136,7 @@ void Worker::acknowledge_confirmed_prefix() {
 void Worker::on_refused(uint64_t seq, const std::string& reason) {
   ++count_refused_;
   if (!window_.refuse(seq)) return;  // from a connection given up on, or refused already
+  broker_answered();
   if (over_refusal_limit(seq)) return give_up(seq, reason);
   stream_->send(ipc::Nack{seq, reason, true});
   stream_->flush();
@@ -187,9 +189,19 @@ void Worker::on_unroutable(uint64_t seq, const std::string& reason) {
   on_confirmed(seq);
 }
 
+void Worker::broker_answered() {
+  if (!answer_pending_) return;
+  answer_pending_ = false;
+  reconnect_.succeeded();
+}
+
 void Worker::on_broker_connected() {
   connected_ = true;
-  reconnect_.succeeded();
+  if (publisher_->connected_means_reachable()) {
+    reconnect_.succeeded();
+  } else {
+    answer_pending_ = true;  // the first answer shows the server is there
+  }
   // The window was restarted when the connection before was lost (with a probe, if need be).
   log_.info("broker connected; " + std::to_string(window_.size()) + " message(s) to publish");
   pump();
@@ -205,6 +217,11 @@ void Worker::on_broker_blocked(bool blocked, const std::string& reason) {
   log_.info("the broker takes messages again");
   if (window_.has_refused() && !refusal_retry_.scheduled()) return publish_refused_again();
   pump();
+}
+
+void Worker::on_broker_away(const std::string& reason, uint64_t retry_after_ms) {
+  lose_broker(reason, false);
+  reconnect_.not_before(retry_after_ms);
 }
 
 void Worker::lose_broker(const std::string& reason, bool closed_by_broker) {

@@ -42,6 +42,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void on_broker_connected() override;
   void on_broker_lost(const std::string& reason) override { lose_broker(reason, false); }
   void on_broker_closed(const std::string& reason) override { lose_broker(reason, true); }
+  void on_broker_away(const std::string& reason, uint64_t retry_after_ms) override;
   void on_broker_blocked(bool blocked, const std::string& reason) override;
   void on_confirmed(uint64_t seq) override;
   void on_refused(uint64_t seq, const std::string& reason) override;
@@ -51,6 +52,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void enqueue(ipc::Publish&& message);
   void pump();
   void acknowledge_confirmed_prefix();
+  void broker_answered();
   void schedule_connect();
   void publish_refused_again();
   void lose_broker(const std::string& reason, bool closed_by_broker);
@@ -76,6 +78,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   bool configured_ = false;
   bool connected_ = false;
   bool blocked_ = false;  // connected, but the broker takes nothing for now
+  bool answer_pending_ = false;  // connected to a broker that has not answered yet (HTTP)
   bool shutting_down_ = false;
   bool stopping_ = false;
   bool pumping_ = false;

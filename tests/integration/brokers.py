@@ -36,6 +36,15 @@ class Postgres:
         self.conn.close()
 
 
+def notify(channel, payloads):
+    """NOTIFY each payload on `channel` from a session of its own."""
+    pg = Postgres()
+    try:
+        pg.notify(channel, payloads)
+    finally:
+        pg.close()
+
+
 def declare_exchange(name, kind):
     conn = pika.BlockingConnection(pika.URLParameters(os.environ["PGEP_AMQP_URI"]))
     try:

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from brokers import AmqpQueue, Postgres, RedisSubscriber, unique
+from brokers import AmqpQueue, RedisSubscriber, notify, unique
 from conftest import wait_until
 from helpers import SERVICES, database, run, upstream
 from pgep_process import PgepProcess
@@ -21,14 +21,6 @@ def status(pgep):
 def proxy_to(uri_variable):
     uri = urlparse(os.environ[uri_variable])
     return uri, TcpProxy("127.0.0.1", uri.port)
-
-
-def notify(channel, payloads):
-    pg = Postgres()
-    try:
-        pg.notify(channel, payloads)
-    finally:
-        pg.close()
 
 
 def rabbitmqctl(*args):

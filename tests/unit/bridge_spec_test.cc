@@ -93,3 +93,18 @@ TEST_CASE("bridge_channels: MQTT topics may not hold wildcards; AMQP names are s
   CHECK(parse("a->queue:" + std::string(256, 'q'), UpstreamKind::Amqp).errors.size() == 1);
   CHECK(parse("a->queue:" + std::string(255, 'q'), UpstreamKind::Amqp).errors.empty());
 }
+
+TEST_CASE("bridge_channels: a webhook takes paths that start with /, or none, and nothing else") {
+  auto p = parse("a->path:/signup, b->path:, c->path:/v1/users?x=1", UpstreamKind::Webhook);
+  REQUIRE(p.errors.empty());
+  REQUIRE(p.bridges.size() == 3);
+  CHECK(p.bridges[0].kind == TargetKind::Path);
+  CHECK(p.bridges[0].target == "/signup");
+  CHECK(p.bridges[1].target.empty());
+  CHECK(p.bridges[1].text() == "b->path:");
+  CHECK(parse("a->path:signup", UpstreamKind::Webhook).errors[0].find("must start with /") != std::string::npos);
+  CHECK(parse("a->path:/a b", UpstreamKind::Webhook).errors[0].find("spaces") != std::string::npos);
+  CHECK(parse("a->path:/a#frag", UpstreamKind::Webhook).errors.size() == 1);
+  CHECK(parse("a->topic:x", UpstreamKind::Webhook).errors[0].find("expected path") != std::string::npos);
+  CHECK(parse("a->path:/x", UpstreamKind::Redis).errors[0].find("expected topic") != std::string::npos);
+}

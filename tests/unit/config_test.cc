@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "shared/config_options.h"
 #include "shared/pgoutput_body_options.h"
 #include "tests/unit/config_helpers.h"
 
@@ -232,7 +233,7 @@ TEST_CASE("missing keys are named as the user would write them, with their varia
   CHECK(has_error(seed, "[local.upstream_config] uri (PGPROXY_LOCAL-UPSTREAM_CONFIG-URI)", "missing"));
 
   auto kindless = load("[database]\nuri = postgresql://a@b/c\n[upstream.x]\nuri = redis://h\n");
-  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt or redis"));
+  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt, redis or webhook"));
 }
 
 TEST_CASE("a PostgreSQL URI with a bad port is caught before connecting") {
@@ -368,4 +369,41 @@ TEST_CASE("a missing configuration file is named") {
   auto r = pgep::load_config(input);
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].to_string().find("/nonexistent/pgep.ini") != std::string::npos);
+}
+
+TEST_CASE("a webhook upstream: http(s) only, its headers checked, its secrets kept out of the printout") {
+  auto good = load(R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.hooks]
+kind = webhook
+uri = https://example.invalid/base
+bridge_channels = signups->path:/signup
+secret = abc
+headers = X-Source: pgep; Authorization: Bearer t0ken
+)");
+  INFO(messages(good));
+  REQUIRE(good.errors.empty());
+  const auto* hooks = upstream(good, "hooks");
+  REQUIRE(hooks);
+  CHECK(hooks->kind == pgep::UpstreamKind::Webhook);
+  CHECK(hooks->options.at("max_in_flight") == "100");
+  CHECK(hooks->options.at("content_type") == "application/json");
+  auto headers = pgep::parse_header_list(hooks->options.at("headers"));
+  REQUIRE(headers.size() == 2);
+  CHECK(headers[1] == std::make_pair(std::string("Authorization"), std::string("Bearer t0ken")));
+
+  auto bad = load(R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.hooks]
+kind = webhook
+uri = amqp://example.invalid
+bridge_channels = signups->topic:x
+headers = no colon here
+)");
+  INFO(messages(bad));
+  CHECK(has_error(bad, "[upstream.hooks] uri", "expected http:// or https://"));
+  CHECK(has_error(bad, "[upstream.hooks] bridge_channels", "expected path"));
+  CHECK(has_error(bad, "headers", "is not Name: value"));
 }

@@ -15,7 +15,8 @@ TEST_CASE("every configuration key is documented in README.md") {
   for (auto table : {pgep::daemon_options(), pgep::database_options(),
                      pgep::upstream_options(pgep::UpstreamKind::Amqp),
                      pgep::upstream_options(pgep::UpstreamKind::Mqtt),
-                     pgep::upstream_options(pgep::UpstreamKind::Redis)}) {
+                     pgep::upstream_options(pgep::UpstreamKind::Redis),
+                     pgep::upstream_options(pgep::UpstreamKind::Webhook)}) {
     for (const pgep::OptionSpec& spec : table) {
       INFO("key " << spec.key);
       CHECK(readme.find("`" + std::string(spec.key) + "`") != std::string::npos);
