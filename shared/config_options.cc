@@ -87,6 +87,7 @@ constexpr OptionSpec kWebhookOwn[] = {
     {"headers", ValueType::HeaderList, "", "HTTP headers such as X-Source: pgep; Authorization: Bearer abc", 0, UINT64_MAX, {}, true},
     {"secret", ValueType::String, "", "a key for the HMAC-SHA256 signature header, or empty for none", 0, UINT64_MAX, {}, true},
     {"timeout", ValueType::Duration, "30s", "a duration from 1s to 10min for one request", 1000, 600 * 1000},
+    {"batch", ValueType::UInt, "1", "a number of events per request from 1 (the body as is) to 1000 (a JSON array)", 1, 1000},
     {"max_message_bytes", ValueType::Size, "64MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 

@@ -2,11 +2,13 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <ctime>
 
 #include "shared/config_options.h"
+#include "shared/json_writer.h"
 #include "shared/uri.h"
 
 namespace pgep {
@@ -14,6 +16,13 @@ namespace pgep {
 namespace {
 
 bool retry_later(long status) { return status == 408 || status == 429 || status >= 500; }
+
+// Whether `text` is one JSON value, to be embedded in a batch as it is.
+bool is_json(const std::string& text) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element ignored;
+  return parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(ignored) == simdjson::SUCCESS;
+}
 
 // Retry-After: seconds, or an HTTP date; at most an hour (a typo must not stop a bridge for a day).
 uint64_t retry_after_ms(const std::string& value) {
@@ -61,6 +70,8 @@ WebhookPublisher::WebhookPublisher(uv_loop_t* loop, const Settings& settings, Pu
       content_type_(settings.text("content_type")),
       headers_(parse_header_list(settings.text("headers"))),
       secret_(settings.text("secret")),
+      batch_(settings.number("batch")),
+      batch_turn_(loop, [this] { send_batches(); }),
       connected_turn_(loop, [this] {
         connected_ = true;
         listener_.on_broker_connected();
@@ -74,6 +85,8 @@ void WebhookPublisher::connect() {
 
 void WebhookPublisher::disconnect() {
   connected_turn_.cancel();
+  batch_turn_.cancel();
+  held_.clear();
   connected_ = false;
   http_.cancel_all();
 }
@@ -86,12 +99,37 @@ std::vector<std::string> WebhookPublisher::headers_for(const ipc::Publish& messa
   headers.push_back("X-Pgep-Channel: " + channel_);
   headers.push_back("X-Pgep-Routing-Key: " + message.routing_key);
   for (const auto& [name, value] : headers_) headers.push_back(name + ": " + value);
-  if (!secret_.empty()) {
-    std::string timestamp = std::to_string(std::time(nullptr));
-    headers.push_back("X-Pgep-Timestamp: " + timestamp);
-    headers.push_back("X-Pgep-Signature: " + webhook_signature(secret_, timestamp, message.body));
-  }
+  return signed_headers(std::move(headers), message.body);
+}
+
+std::vector<std::string> WebhookPublisher::signed_headers(std::vector<std::string> headers,
+                                                          const std::string& body) const {
+  if (secret_.empty()) return headers;
+  std::string timestamp = std::to_string(std::time(nullptr));
+  headers.push_back("X-Pgep-Timestamp: " + timestamp);
+  headers.push_back("X-Pgep-Signature: " + webhook_signature(secret_, timestamp, body));
   return headers;
+}
+
+void WebhookPublisher::send_batches() {
+  for (size_t first = 0; first < held_.size(); first += batch_) {
+    size_t end = std::min(held_.size(), first + batch_);
+    std::string body = "[";
+    std::vector<uint64_t> seqs;
+    for (size_t i = first; i < end; ++i) {
+      if (i > first) body += ",";
+      body += held_[i].envelope;
+      seqs.push_back(held_[i].seq);
+    }
+    body += "]";
+    std::vector<std::string> headers{"Content-Type: application/json", "X-Pgep-Channel: " + channel_,
+                                     "X-Pgep-Count: " + std::to_string(seqs.size())};
+    for (const auto& [name, value] : headers_) headers.push_back(name + ": " + value);
+    headers = signed_headers(std::move(headers), body);
+    http_.post(HttpRequest{url_, std::move(headers), std::move(body)},
+               [this, seqs](const HttpResponse& response) { on_answer(seqs, response); });
+  }
+  held_.clear();
 }
 
 void WebhookPublisher::publish(const ipc::Publish& message) {
@@ -100,13 +138,33 @@ void WebhookPublisher::publish(const ipc::Publish& message) {
   if (message.routing_key.find_first_of("\r\n") != std::string::npos) {
     return listener_.on_unroutable(message.seq, "the routing key holds a line break, which no HTTP header may carry");
   }
-  uint64_t seq = message.seq;
+  if (batch_ > 1) {
+    std::string envelope = "{\"id\":";
+    append_json_string(envelope, message.message_id);
+    envelope += ",\"channel\":";
+    append_json_string(envelope, channel_);
+    envelope += ",\"routing_key\":";
+    append_json_string(envelope, message.routing_key);
+    envelope += ",\"body\":";
+    if (is_json(message.body)) {
+      envelope += message.body;
+    } else {
+      append_json_string(envelope, message.body);
+    }
+    envelope += "}";
+    held_.push_back(Held{message.seq, std::move(envelope)});
+    return batch_turn_.request();
+  }
+  std::vector<uint64_t> seqs{message.seq};
   http_.post(HttpRequest{url_, headers_for(message), message.body},
-             [this, seq](const HttpResponse& response) { on_answer(seq, response); });
+             [this, seqs](const HttpResponse& response) { on_answer(seqs, response); });
 }
 
-void WebhookPublisher::on_answer(uint64_t seq, const HttpResponse& response) {
-  if (response.status >= 200 && response.status < 300) return listener_.on_confirmed(seq);
+void WebhookPublisher::on_answer(const std::vector<uint64_t>& seqs, const HttpResponse& response) {
+  if (response.status >= 200 && response.status < 300) {
+    for (uint64_t seq : seqs) listener_.on_confirmed(seq);
+    return;
+  }
   if (response.status == 0 || retry_later(response.status)) {
     std::string where = mask_uri_password(url_);
     std::string reason = response.status == 0 ? "no answer from " + where + ": " + response.error
@@ -116,7 +174,8 @@ void WebhookPublisher::on_answer(uint64_t seq, const HttpResponse& response) {
     disconnect();
     return listener_.on_broker_away(reason, quiet_ms);
   }
-  listener_.on_refused(seq, mask_uri_password(url_) + " refused it with status " + std::to_string(response.status));
+  std::string reason = mask_uri_password(url_) + " refused it with status " + std::to_string(response.status);
+  for (uint64_t seq : seqs) listener_.on_refused(seq, reason);
 }
 
 }  // namespace pgep

@@ -6,6 +6,10 @@
 // `secret`, X-Pgep-Timestamp and X-Pgep-Signature: "sha256=" and the hex HMAC-SHA256 of
 // "TIMESTAMP.BODY" under the secret.
 //
+// With batch = N > 1, what one loop turn publishes goes in requests of up to N events: a JSON
+// array of {"id", "channel", "routing_key", "body"}, the body itself when it is JSON, else a
+// JSON string; the request's answer counts for each of its events.
+//
 // What an answer means: 2xx confirms the event. 408, 429 and 5xx, and no answer at all
 // (refused, reset, timed out), mean the server cannot take it now: the bridge is "lost", so
 // everything unconfirmed is sent again after the worker's backoff. Any other status is the
@@ -36,8 +40,10 @@ class WebhookPublisher : public Publisher {
   bool connected_means_reachable() const override { return false; }
 
  private:
-  void on_answer(uint64_t seq, const HttpResponse& response);
+  void on_answer(const std::vector<uint64_t>& seqs, const HttpResponse& response);
   std::vector<std::string> headers_for(const ipc::Publish& message) const;
+  std::vector<std::string> signed_headers(std::vector<std::string> headers, const std::string& body) const;
+  void send_batches();
 
   PublisherListener& listener_;
   HttpClient http_;
@@ -46,6 +52,13 @@ class WebhookPublisher : public Publisher {
   std::string content_type_;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string secret_;
+  size_t batch_ = 1;
+  struct Held {
+    uint64_t seq;
+    std::string envelope;  // the event's entry in a batch's array
+  };
+  std::vector<Held> held_;  // batch > 1: published this turn, sent at its end
+  NextTurn batch_turn_;
   NextTurn connected_turn_;  // "connected" is said from the loop, never inside connect()
   bool connected_ = false;
 };

@@ -149,3 +149,32 @@ def test_kill_9_of_the_worker_mid_window_loses_nothing():
             pgep.wait_log(r"(restarting|started) worker|exited|killed", timeout=10)
     finally:
         server.close()
+
+
+def test_batch_sends_up_to_n_events_per_request_as_a_json_array():
+    import json
+    channel = unique("hookbatch")
+    server = WebhookServer()
+    config = database() + upstream("hooks", "webhook", f"{channel}->path:/many", uri=server.uri, batch="5",
+                                   secret="k")
+    try:
+        with PgepProcess(config, bridges=1):
+            payloads = [f"key.{i}|{{\"n\": {i}}}" for i in range(30)] + ["plain|not json"]
+            notify(channel, payloads)
+            wait_until(lambda: sum(int(h["X-Pgep-Count"]) for _, h, _ in server.requests) >= 31, 30,
+                       what="31 events in batches")
+        events = []
+        for path, headers, body in server.requests:
+            batch = json.loads(body)
+            assert path == "/many" and headers["Content-Type"] == "application/json"
+            assert 1 <= len(batch) <= 5 and len(batch) == int(headers["X-Pgep-Count"])
+            signed = headers["X-Pgep-Timestamp"].encode() + b"." + body
+            assert headers["X-Pgep-Signature"] == "sha256=" + hmac.new(b"k", signed, hashlib.sha256).hexdigest()
+            events += batch
+        assert any(int(h["X-Pgep-Count"]) > 1 for _, h, _ in server.requests)
+        assert len({e["id"] for e in events}) == 31
+        assert sorted(e["body"]["n"] for e in events if isinstance(e["body"], dict)) == list(range(30))
+        plain = [e for e in events if e["routing_key"] == "plain"]
+        assert plain == [{"id": plain[0]["id"], "channel": channel, "routing_key": "plain", "body": "not json"}]
+    finally:
+        server.close()
