@@ -88,8 +88,8 @@ $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 # The benchmarks' consumer and publisher (bench/), which scripts/bench_wal runs; not installed.
 bench-tools: $(BUILD)/pgep-bench-consumer $(BUILD)/pgep-bench-publisher
 
-$(BUILD)/pgep-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/clients.o $(LIB)
-	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq
+$(BUILD)/pgep-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/clients.o $(BUILD)/obj/workers/http_client.o $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq -lcurl -luv
 
 $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)

@@ -6,17 +6,20 @@
 //   pgep-bench-publisher redis URI CHANNEL COUNT WINDOW   PUBLISH, pipelined (hiredis)
 //   pgep-bench-publisher mqtt  URI TOPIC   COUNT WINDOW   QoS 1, confirmed by PUBACK (libmosquitto)
 //   pgep-bench-publisher amqp  URI KEY     COUNT WINDOW   to amq.topic with publisher confirms (rabbitmq-c)
+//   pgep-bench-publisher webhook URL -     COUNT WINDOW   POSTs, a 2xx confirming (pgep's HttpClient, libcurl)
 #include <amqp.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
 #include <time.h>
 
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "bench/clients.h"
+#include "workers/http_client.h"
 #include "shared/uri.h"
 
 namespace {
@@ -128,11 +131,38 @@ uint64_t publish_amqp(const pgep::Uri& uri, const std::string& key, uint64_t cou
   return confirmed;
 }
 
+uint64_t publish_webhook(const std::string& url, uint64_t count, uint64_t window) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uint64_t sent = 0, answered = 0, confirmed = 0;
+  {
+    pgep::HttpClient http(&loop, pgep::HttpOptions{});
+    std::function<void()> fill = [&] {
+      while (sent < count && sent - answered < window) {
+        pgep::HttpRequest request{url, {"Content-Type: application/json", "X-Pgep-Id: b-" + std::to_string(sent)},
+                                  body(sent)};
+        ++sent;
+        http.post(std::move(request), [&](const pgep::HttpResponse& response) {
+          ++answered;
+          if (response.status >= 200 && response.status < 300) ++confirmed;
+          fill();
+        });
+      }
+    };
+    fill();
+    while (answered < count && uv_run(&loop, UV_RUN_ONCE) != 0) {
+    }
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);  // the handles' close callbacks
+  uv_loop_close(&loop);
+  return confirmed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 6) {
-    std::fprintf(stderr, "usage: pgep-bench-publisher redis|mqtt|amqp URI TARGET COUNT WINDOW\n");
+    std::fprintf(stderr, "usage: pgep-bench-publisher redis|mqtt|amqp|webhook URI TARGET COUNT WINDOW\n");
     return 2;
   }
   std::string kind = argv[1], error;
@@ -149,6 +179,8 @@ int main(int argc, char** argv) {
     confirmed = publish_mqtt(*uri, argv[3], count, window);
   } else if (kind == "amqp") {
     confirmed = publish_amqp(*uri, argv[3], count, window);
+  } else if (kind == "webhook") {
+    confirmed = publish_webhook(argv[2], count, window);
   } else {
     die("unknown kind " + kind);
   }
