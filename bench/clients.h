@@ -3,12 +3,19 @@
 #pragma once
 
 #include <amqp.h>
+#include <time.h>
+
+#include <cstdint>
 
 #include <string>
 
 #include "shared/uri.h"
 
 namespace pgep::bench {
+
+// Microseconds of a clock: CLOCK_REALTIME (comparable with PostgreSQL's clock_timestamp()) or
+// CLOCK_MONOTONIC (for durations).
+int64_t clock_us(clockid_t clock);
 
 // Prints "PROGRAM: what" on stderr and exits with status 2.
 [[noreturn]] void die(const std::string& what);

@@ -34,17 +34,8 @@ using pgep::bench::check_amqp;
 using pgep::bench::die;
 using pgep::bench::open_amqp;
 
-int64_t now_us() {
-  timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return int64_t{t.tv_sec} * 1000000 + t.tv_nsec / 1000;
-}
-
-int64_t monotonic_us() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return int64_t{t.tv_sec} * 1000000 + t.tv_nsec / 1000;
-}
+int64_t now_us() { return pgep::bench::clock_us(CLOCK_REALTIME); }
+int64_t monotonic_us() { return pgep::bench::clock_us(CLOCK_MONOTONIC); }
 
 std::optional<int64_t> number_at(std::string_view text, size_t at) {
   while (at < text.size() && (text[at] == ' ' || text[at] == '"')) ++at;

@@ -28,11 +28,7 @@ using pgep::bench::check_amqp;
 using pgep::bench::die;
 using pgep::bench::open_amqp;
 
-double monotonic_s() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
-}
+double monotonic_s() { return static_cast<double>(pgep::bench::clock_us(CLOCK_MONOTONIC)) / 1e6; }
 
 // A wal2json format 2 insert of the benchmark's table, with row `id`.
 std::string body(uint64_t id) {

@@ -2,9 +2,9 @@
 // sends the ledger's entries the worker has not seen, many frames per write, within a window
 // of events and bytes not yet acknowledged, and reads what the worker says. The window is what
 // keeps the worker's broker busy while acknowledgements travel back; the rest of a backlog
-// waits in the ledger only, so the worker never holds a second copy of it. It trusts nothing it reads: an acknowledgement of a seq it never sent, a
-// second Hello or a frame only the supervisor sends is a broken link, and the worker is
-// killed.
+// waits in the ledger only, so the worker never holds a second copy of it. It trusts nothing
+// it reads: an acknowledgement of a seq it never sent, a second Hello or a frame only the
+// supervisor sends is a broken link, and the worker is killed.
 //
 // Called by: WorkerProcess, which owns it for one run of the worker. Calls back: Handler, from
 // the loop; after on_link_broken or on_link_closed nothing more comes.
@@ -57,21 +57,17 @@ class Link : public ipc::FrameStream::Handler {
   void pump();
   bool open() const { return !stream_->closed(); }
   uint64_t sent_upto() const { return sent_upto_; }
-  // Sent and not yet acknowledged.
-  size_t unacknowledged_events() const { return unacknowledged_.size(); }
-  uint64_t unacknowledged_bytes() const { return unacknowledged_bytes_; }
 
  private:
   // ipc::FrameStream::Handler
   void on_frame(ipc::Frame&& frame) override;
   void on_stream_closed(const std::string& reason) override;
+  bool window_open(uint64_t next_bytes) const;
+  void forget_acknowledged(uint64_t seq);
 
   const Ledger& ledger_;
   Handler& handler_;
   ipc::FrameStream::Ptr stream_;
-  bool window_open(uint64_t next_bytes) const;
-  void forget_acknowledged(uint64_t seq);
-
   // A new worker has seen nothing the ledger still holds.
   uint64_t sent_upto_;
   LinkWindow window_;

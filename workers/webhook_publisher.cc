@@ -91,19 +91,10 @@ void WebhookPublisher::disconnect() {
   http_.cancel_all();
 }
 
-std::vector<std::string> WebhookPublisher::headers_for(const ipc::Publish& message) const {
-  std::vector<std::string> headers;
-  headers.reserve(headers_.size() + 6);
-  headers.push_back("Content-Type: " + content_type_);
-  headers.push_back("X-Pgep-Id: " + message.message_id);
-  headers.push_back("X-Pgep-Channel: " + channel_);
-  headers.push_back("X-Pgep-Routing-Key: " + message.routing_key);
+// pgep's own headers first, then the upstream's `headers`, then the signature of `body`.
+std::vector<std::string> WebhookPublisher::request_headers(std::vector<std::string> headers,
+                                                           const std::string& body) const {
   for (const auto& [name, value] : headers_) headers.push_back(name + ": " + value);
-  return signed_headers(std::move(headers), message.body);
-}
-
-std::vector<std::string> WebhookPublisher::signed_headers(std::vector<std::string> headers,
-                                                          const std::string& body) const {
   if (secret_.empty()) return headers;
   std::string timestamp = std::to_string(std::time(nullptr));
   headers.push_back("X-Pgep-Timestamp: " + timestamp);
@@ -122,10 +113,9 @@ void WebhookPublisher::send_batches() {
       seqs.push_back(held_[i].seq);
     }
     body += "]";
-    std::vector<std::string> headers{"Content-Type: application/json", "X-Pgep-Channel: " + channel_,
-                                     "X-Pgep-Count: " + std::to_string(seqs.size())};
-    for (const auto& [name, value] : headers_) headers.push_back(name + ": " + value);
-    headers = signed_headers(std::move(headers), body);
+    std::vector<std::string> headers = request_headers(
+        {"Content-Type: application/json", "X-Pgep-Channel: " + channel_, "X-Pgep-Count: " + std::to_string(seqs.size())},
+        body);
     http_.post(HttpRequest{url_, std::move(headers), std::move(body)},
                [this, seqs](const HttpResponse& response) { on_answer(seqs, response); });
   }
@@ -156,7 +146,11 @@ void WebhookPublisher::publish(const ipc::Publish& message) {
     return batch_turn_.request();
   }
   std::vector<uint64_t> seqs{message.seq};
-  http_.post(HttpRequest{url_, headers_for(message), message.body},
+  std::vector<std::string> headers = request_headers(
+      {"Content-Type: " + content_type_, "X-Pgep-Id: " + message.message_id, "X-Pgep-Channel: " + channel_,
+       "X-Pgep-Routing-Key: " + message.routing_key},
+      message.body);
+  http_.post(HttpRequest{url_, std::move(headers), message.body},
              [this, seqs](const HttpResponse& response) { on_answer(seqs, response); });
 }
 

@@ -41,8 +41,7 @@ class WebhookPublisher : public Publisher {
 
  private:
   void on_answer(const std::vector<uint64_t>& seqs, const HttpResponse& response);
-  std::vector<std::string> headers_for(const ipc::Publish& message) const;
-  std::vector<std::string> signed_headers(std::vector<std::string> headers, const std::string& body) const;
+  std::vector<std::string> request_headers(std::vector<std::string> headers, const std::string& body) const;
   void send_batches();
 
   PublisherListener& listener_;

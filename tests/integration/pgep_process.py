@@ -1,6 +1,7 @@
 """Runs build/pgep as a real daemon for a test: writes its configuration, starts it, waits until
 it is ready (every LISTEN done and every worker connected to its broker, as its log says),
 stops it with SIGTERM, and always kills it and its workers at the end."""
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,10 @@ class PgepProcess:
         """Runs pgep-ctl against this pgep; returns the CompletedProcess."""
         return subprocess.run([build_path("pgep-ctl"), "-s", self.control_socket, *args],
                               capture_output=True, text=True, timeout=30)
+
+    def status(self):
+        """`pgep-ctl status --json`, read."""
+        return json.loads(self.ctl("status", "--json").stdout)
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout

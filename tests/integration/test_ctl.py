@@ -35,7 +35,7 @@ def test_status_restart_and_stop():
         assert restarted.returncode == 0, restarted.stderr
 
         def new_worker():
-            b = next(b for b in json.loads(pgep.ctl("status", "--json").stdout)["bridges"] if b["name"].endswith("a"))
+            b = next(b for b in pgep.status()["bridges"] if b["name"].endswith("a"))
             return b["pid"] not in (0, old_pid) and b["broker_connected"] and b
         bridge = wait_until(new_worker, 20, what="a new worker for the restarted bridge")
         assert bridge["restarts"] == 1

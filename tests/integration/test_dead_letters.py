@@ -1,6 +1,5 @@
 """Dead letters (issue 10, finding 8): a message that can never be delivered is written to
 events.dead_letters, and the events after it flow on — the slot moves."""
-import json
 import os
 
 import pytest
@@ -44,7 +43,7 @@ def insert_around(conn, table, middle, extra=""):
 
 
 def bridge_status(pgep):
-    return json.loads(pgep.ctl("status", "--json").stdout)["bridges"][0]
+    return pgep.status()["bridges"][0]
 
 
 def rabbitmq_max_message_size(size):

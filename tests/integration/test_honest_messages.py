@@ -1,7 +1,6 @@
 """What pgep says must be true (review findings 21 and 23): no "said Hello twice" for a stop
 before a worker's Hello, counters that never go backwards, a restart that says what it did, no
 "paused" line at every stop, and a SIGHUP during start-up that does not kill pgep."""
-import json
 import os
 import signal
 import socket
@@ -39,7 +38,7 @@ def test_counters_never_go_backwards_when_a_worker_restarts():
         sub.wait(100)
 
         def published():
-            return json.loads(pgep.ctl("status", "--json").stdout)["bridges"][0]["published"]
+            return pgep.status()["bridges"][0]["published"]
         wait_until(lambda: published() >= 100, 10, what="the worker to report 100 published")
         os.kill(pgep.worker_pids()[0], signal.SIGKILL)
         pgep.wait_log(r"broker connected", count=2)
@@ -56,7 +55,7 @@ def test_pgep_ctl_restart_says_so_when_there_is_no_worker_to_restart():
     channel = unique("rst")
     pgep = PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:{channel}"), bridges=1).start()
     try:
-        name = json.loads(pgep.ctl("status", "--json").stdout)["bridges"][0]["name"]
+        name = pgep.status()["bridges"][0]["name"]
         os.kill(pgep.worker_pids()[0], signal.SIGKILL)
         pgep.wait_log(r"worker was killed by signal 9; restarting in")
         answer = pgep.ctl("restart", name)  # the new worker starts some 200 ms later

@@ -1,5 +1,4 @@
 """NOTIFY through pgep to RabbitMQ, Mosquitto and Redis, checked at independent consumers."""
-import json
 import os
 import time
 
@@ -144,11 +143,16 @@ def test_a_missing_exchange_is_a_clear_error_until_it_exists(pg):
         q.close()
 
 
-def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
-    channel = unique("nobody")
+def bridge_to_an_empty_exchange(prefix):
+    """(channel, exchange, configuration): a bridge to a direct exchange no queue is bound to."""
+    channel = unique(prefix)
     exchange = unique("empty")
     declare_exchange(exchange, "direct")
-    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
+    return channel, exchange, database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
+
+
+def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
+    channel, exchange, config = bridge_to_an_empty_exchange("nobody")
     with PgepProcess(config, bridges=1) as pgep:
         pg.notify(channel, ["nobody|listens"])
         pgep.wait_log(r'dropped: no queue is bound to exchange "' + exchange + r'" for routing key "nobody"')
@@ -159,15 +163,12 @@ def test_unroutable_drop_is_logged_and_counted_not_retried(pg):
 
 
 def test_unroutable_messages_are_logged_once_a_minute_per_routing_key_and_all_counted(pg):
-    channel = unique("flood")
-    exchange = unique("empty")
-    declare_exchange(exchange, "direct")
-    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}")
+    channel, _, config = bridge_to_an_empty_exchange("flood")
     with PgepProcess(config, bridges=1) as pgep:
         pg.notify(channel, [f"nobody|{i}" for i in range(500)] + [f"elsewhere|{i}" for i in range(10)])
 
         def unroutable():
-            status = json.loads(pgep.ctl("status", "--json").stdout)
+            status = pgep.status()
             return sum(b["unroutable"] for b in status["bridges"])
         wait_until(lambda: unroutable() == 510, 30, what="510 unroutable messages counted")
         assert pgep.count(r'dropped: no queue is bound to exchange "[^"]+" for routing key "nobody"') == 1

@@ -165,7 +165,7 @@ def test_a_row_committed_behind_a_pass_in_progress_is_not_stranded():
             os.kill(redis_pid, signal.SIGSTOP)
             try:
                 send(channel, [f"m{i}" for i in range(600)])  # one wake-up; the pass pauses on the full ledger
-                wait_until(lambda: json.loads(pgep.ctl("status", "--json").stdout)["bridges"][0]["in_flight"] >= 100,
+                wait_until(lambda: pgep.status()["bridges"][0]["in_flight"] >= 100,
                            30, what="the ledger to fill")
                 with late.cursor() as cur:
                     cur.execute("COMMIT")

@@ -1,6 +1,5 @@
 """Reload: a broken file keeps the running configuration; bridges added and removed while events
 flow lose nothing; an untouched bridge keeps its worker."""
-import json
 import os
 import signal
 import threading
@@ -53,7 +52,7 @@ def assert_all_arrive_in_order(sub, topic, count):
 
 
 def pid_of(pgep, name_end):
-    bridges = json.loads(pgep.ctl("status", "--json").stdout)["bridges"]
+    bridges = pgep.status()["bridges"]
     return next(b["pid"] for b in bridges if b["name"].endswith(name_end))
 
 
@@ -101,7 +100,7 @@ def test_adding_and_removing_bridges_while_events_flow_loses_nothing():
         assert got_c == list(range(got_c[0], count))
         assert pid_of(pgep, f"topic:{a}") == pid_a
         pgep.wait_log(r"reloaded: 1 bridge\(s\) added, 1 removed, 0 changed, 1 untouched")
-        names = [x["name"] for x in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]]
+        names = [x["name"] for x in pgep.status()["bridges"]]
         assert sorted(n.rsplit(":", 1)[1] for n in names) == [a, c]
         assert pgep.stop() == 0
     finally:
@@ -124,7 +123,7 @@ def test_a_removed_wal_bridge_is_freed_once_drained_and_the_slot_moves_on(wal):
                what="every row at the kept bridge")
     wait_until(lambda: slot_position(wal.slot)[0] == slot_position(wal.slot)[1], 30,
                what="the slot to be confirmed up to the WAL end")
-    names = [x["name"] for x in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]]
+    names = [x["name"] for x in pgep.status()["bridges"]]
     assert [n.rsplit(":", 1)[1] for n in names] == [kept]
     assert pgep.stop() == 0
 
@@ -177,9 +176,9 @@ def test_a_reload_that_removes_a_stuck_bridge_resumes_the_sources_and_frees_the_
                    >= set(range(300)), 60, what="every row at the healthy bridge")
         wait_until(lambda: slot_position(wal.slot)[0] == slot_position(wal.slot)[1], 30,
                    what="the slot to move past the rows the removed bridge never delivered")
-        retired = [b for b in json.loads(pgep.ctl("status", "--json").stdout)["bridges"] if b["retired"]]
+        retired = [b for b in pgep.status()["bridges"] if b["retired"]]
         assert retired or pgep.count(r"freed 2 retired bridge"), "the removed bridges were neither shown nor freed"
     finally:
         os.kill(mosquitto, signal.SIGCONT)
-    wait_until(lambda: not any(b["retired"] for b in json.loads(pgep.ctl("status", "--json").stdout)["bridges"]),
+    wait_until(lambda: not any(b["retired"] for b in pgep.status()["bridges"]),
                30, what="the removed bridges to be gone")

@@ -1,7 +1,6 @@
 """No hung worker, no lying health (issue 10, finding 12): a frozen broker connection, a broker
 that blocks publishing, a bridge that gets no acknowledgements — pgep says "not ready" while it
 lasts, gets out of it by itself, and loses nothing."""
-import json
 import os
 from urllib.parse import urlparse
 
@@ -12,10 +11,6 @@ from conftest import wait_until
 from helpers import SERVICES, database, run, upstream
 from pgep_process import PgepProcess
 from tcp_proxy import TcpProxy
-
-
-def status(pgep):
-    return json.loads(pgep.ctl("status", "--json").stdout)
 
 
 def proxy_to(uri_variable):
@@ -55,11 +50,11 @@ def test_a_frozen_redis_connection_is_given_up_and_pgep_is_not_ready_meanwhile()
             proxy.freeze(new_too=True)
             notify(channel, [f"k|frozen {i}" for i in range(5)])
             pgep.wait_log(r"broker lost: no reply from Redis for 10 s", timeout=30)
-            wait_until(lambda: not status(pgep)["ready"], 15, what="pgep to say it is not ready")
+            wait_until(lambda: not pgep.status()["ready"], 15, what="pgep to say it is not ready")
             proxy.thaw()
             wait_until(lambda: {b for _, b in sub.messages} >= {f"frozen {i}".encode() for i in range(5)}, 60,
                        what="every message sent while the connection was frozen")
-            wait_until(lambda: status(pgep)["ready"], 30, what="pgep to be ready again")
+            wait_until(lambda: pgep.status()["ready"], 30, what="pgep to be ready again")
     finally:
         sub.close()
         proxy.close()
@@ -75,15 +70,15 @@ def test_a_bridge_without_acknowledgements_for_stall_timeout_is_stalled_and_its_
         with PgepProcess(config, bridges=1) as pgep:
             proxy.freeze(new_too=True)  # published into, never confirmed; new connections hang
             notify(channel, [f"{channel}-key|held {i}" for i in range(5)])
-            wait_until(lambda: status(pgep)["bridges"][0]["stalled"], 20, what="the bridge to be stalled")
-            assert not status(pgep)["ready"]
+            wait_until(lambda: pgep.status()["bridges"][0]["stalled"], 20, what="the bridge to be stalled")
+            assert not pgep.status()["ready"]
             pgep.wait_log(r"stalled: 5 event\(s\) outstanding and no acknowledgement for 3 s while its worker says "
                           r"it is connected; restarting it", timeout=10)
             proxy.thaw()
             got = amqp.fetch(5, timeout=60)
             assert {body for _, body, _ in got} >= {f"held {i}".encode() for i in range(5)}
-            wait_until(lambda: status(pgep)["ready"], 30, what="pgep to be ready again")
-            bridge = status(pgep)["bridges"][0]
+            wait_until(lambda: pgep.status()["ready"], 30, what="pgep to be ready again")
+            bridge = pgep.status()["bridges"][0]
             assert bridge["restarts"] >= 1 and not bridge["stalled"], bridge
     finally:
         amqp.close()
@@ -99,12 +94,12 @@ def test_a_rabbitmq_alarm_blocks_publishing_without_blocking_the_worker(blocked_
             blocked_rabbitmq()
             notify(channel, [f"{channel}-key|during {i}" for i in range(5)])
             pgep.wait_log(r"the broker blocks publishing \(connection.blocked", timeout=30)
-            wait_until(lambda: not status(pgep)["ready"], 10, what="pgep to say it is not ready")
-            assert status(pgep)["bridges"][0]["pid"] > 0  # the worker answers its supervisor meanwhile
+            wait_until(lambda: not pgep.status()["ready"], 10, what="pgep to say it is not ready")
+            assert pgep.status()["bridges"][0]["pid"] > 0  # the worker answers its supervisor meanwhile
             rabbitmqctl("set_vm_memory_high_watermark", "0.4")
             got = amqp.fetch(5, timeout=60)
             assert {body for _, body, _ in got} == {f"during {i}".encode() for i in range(5)}
-            wait_until(lambda: status(pgep)["ready"], 30, what="pgep to be ready again")
+            wait_until(lambda: pgep.status()["ready"], 30, what="pgep to be ready again")
     finally:
         amqp.close()
 
@@ -119,15 +114,15 @@ def test_while_the_broker_is_frozen_the_backlog_waits_in_the_ledger_and_the_work
             sub.wait(1)
             proxy.freeze(new_too=True)
             notify(channel, [f"k|{i}" for i in range(300)])
-            wait_until(lambda: status(pgep)["bridges"][0]["in_flight"] == 300, 15, what="300 events in the ledger")
+            wait_until(lambda: pgep.status()["bridges"][0]["in_flight"] == 300, 15, what="300 events in the ledger")
             # The worker reports what it holds every second.
-            wait_until(lambda: status(pgep)["bridges"][0]["at_worker"] == 10, 10,
+            wait_until(lambda: pgep.status()["bridges"][0]["at_worker"] == 10, 10,
                        what="the worker to hold 10 events (twice max_in_flight)")
-            assert status(pgep)["bridges"][0]["in_flight"] == 300
+            assert pgep.status()["bridges"][0]["in_flight"] == 300
             proxy.thaw()
             wait_until(lambda: {b for _, b in sub.messages} >= {f"{i}".encode() for i in range(300)}, 60,
                        what="every event once the broker answers again")
-            wait_until(lambda: status(pgep)["bridges"][0]["in_flight"] == 0, 30, what="an empty ledger")
+            wait_until(lambda: pgep.status()["bridges"][0]["in_flight"] == 0, 30, what="an empty ledger")
     finally:
         sub.close()
         proxy.close()

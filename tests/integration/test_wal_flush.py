@@ -1,6 +1,5 @@
 """The flush rule's edges (DESIGN, "Lessons from the field"): a record outside any transaction
 holds the slot until acknowledged, and no record is skipped silently."""
-import json
 import os
 import signal
 import time
@@ -32,7 +31,7 @@ def assert_slot_holds_while_unacknowledged(pgep, slot, written_after, before):
     what used to move the slot), the slot must still be at or before `before` — watched for two
     seconds, which is ten of pgep's status ticks."""
     def server_end():
-        status = json.loads(pgep.ctl("status", "--json").stdout)
+        status = pgep.status()
         return status["replication"]["server_wal_end"]
     wait_until(lambda: lsn_at_least(server_end(), written_after), 30, what="pgep to hear the server's WAL end")
     deadline = time.monotonic() + 2
@@ -155,7 +154,7 @@ def test_after_a_supervisor_kill_a_bridge_gets_again_only_what_it_had_not_acknow
     sub = wal.redis(f"{wal.table}*")
     cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}fast, wal2json->topic:{wal.table}slow")
     pgep = wal.start(cache, bridges=2)
-    bridges = json.loads(pgep.ctl("status", "--json").stdout)["bridges"]
+    bridges = pgep.status()["bridges"]
     slow = next(b for b in bridges if b["name"].endswith("slow"))
     fast_name = next(b["name"] for b in bridges if b["name"].endswith("fast"))
     os.kill(slow["pid"], signal.SIGSTOP)

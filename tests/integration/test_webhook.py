@@ -4,6 +4,9 @@ another 4xx is the event's refusal (a dead letter after dead_letter_after). Agai
 HTTP(S) server written with Python's http.server (webhook_server.py)."""
 import hashlib
 import hmac
+import json
+import os
+import signal
 import socket
 
 from brokers import notify, unique
@@ -54,8 +57,7 @@ def test_5xx_429_a_hang_and_a_closed_connection_are_retried_and_nothing_is_lost(
     try:
         with PgepProcess(config, bridges=1) as pgep:
             notify(channel, [f"k|event {i}" for i in range(10)])
-            wait_until(lambda: {b for _, _, b in server.requests if True} >= {f"event {i}".encode() for i in range(10)},
-                       90, what="every event after the failures")
+            server.wait_bodies([f"event {i}" for i in range(10)], 90, what="every event after the failures")
             pgep.wait_log(r"answered 503")
             pgep.wait_log(r"answered 429 \(Retry-After: 1\)")
             pgep.wait_log(r"no answer from http://127\.0\.0\.1:\d+/in: .*(timed out|Timeout)")
@@ -90,8 +92,7 @@ def test_a_4xx_refuses_the_event_and_it_becomes_a_dead_letter_while_the_others_a
             notify(channel, [f"k|event {i}" for i in range(5)])
             pgep.wait_log(r"refused it with status 422")
             pgep.wait_log(r"giving up on it \(dead letter\)", timeout=30)
-            wait_until(lambda: {b for _, _, b in server.requests} >= {f"event {i}".encode() for i in range(1, 5)},
-                       30, what="the events after the refused one")
+            server.wait_bodies([f"event {i}" for i in range(1, 5)], 30, what="the events after the refused one")
     finally:
         server.close()
 
@@ -108,14 +109,12 @@ def test_a_server_that_is_down_at_first_gets_every_event_once_it_listens():
         pgep.wait_log(r"no answer from http://127\.0\.0\.1:\d+: .*Couldn't connect")
         server = WebhookServer(port=port)
         try:
-            wait_until(lambda: {b for _, _, b in server.requests} >= {f"early {i}".encode() for i in range(5)}, 60,
-                       what="the events held while the server was down")
+            server.wait_bodies([f"early {i}" for i in range(5)], 60, what="the events held while the server was down")
         finally:
             server.close()
 
 
 def test_https_with_the_test_ca_and_an_unknown_ca_is_a_clear_error():
-    import os
     channel = unique("hooktls")
     server = WebhookServer(tls=True)
     config = database() + \
@@ -132,8 +131,6 @@ def test_https_with_the_test_ca_and_an_unknown_ca_is_a_clear_error():
 
 
 def test_kill_9_of_the_worker_mid_window_loses_nothing():
-    import os
-    import signal
     channel = unique("hookkill")
     server = WebhookServer()
     server.answer(*[("hang", 0.05)] * 300)  # 10 in flight, 200 a second: the kill lands mid-stream
@@ -144,15 +141,13 @@ def test_kill_9_of_the_worker_mid_window_loses_nothing():
             assert len(server.wait(50)) < 300
             for pid in pgep.worker_pids():
                 os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: {b for _, _, b in server.requests} >= {f"event {i}".encode() for i in range(300)}, 60,
-                       what="every event after the worker was killed")
+            server.wait_bodies([f"event {i}" for i in range(300)], 60, what="every event after the worker was killed")
             pgep.wait_log(r"(restarting|started) worker|exited|killed", timeout=10)
     finally:
         server.close()
 
 
 def test_batch_sends_up_to_n_events_per_request_as_a_json_array():
-    import json
     channel = unique("hookbatch")
     server = WebhookServer()
     config = database() + upstream("hooks", "webhook", f"{channel}->path:/many", uri=server.uri, batch="5",

@@ -71,6 +71,11 @@ class WebhookServer:
         with self.lock:
             return list(self.requests)
 
+    def wait_bodies(self, bodies, timeout, what):
+        """Until every body in `bodies` has arrived at least once (in any order)."""
+        wanted = {b.encode() for b in bodies}
+        wait_until(lambda: {body for _, _, body in list(self.requests)} >= wanted, timeout, what=what)
+
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
