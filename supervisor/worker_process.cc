@@ -138,10 +138,8 @@ void WorkerProcess::on_stats(const ipc::Stats& stats) { stats_ = stats.counters;
 
 void WorkerProcess::on_nack(const ipc::Nack& nack) {
   last_error_ = nack.error;
-  if (nack.retryable) {
-    return log_.warn("seq " + std::to_string(nack.seq) + " refused by the broker: " + nack.error +
-                     " (it will be published again)");
-  }
+  // The worker says it, once a minute per routing key; each refusal counts in its stats.
+  if (nack.retryable) return;
   // The worker gave up on it and acknowledges past it: the ledger holds its seq meanwhile.
   ipc::Publish message;
   if (!ledger_.take(nack.seq, message)) return;  // acknowledged already: nothing to give up

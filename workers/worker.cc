@@ -140,11 +140,21 @@ void Worker::on_refused(uint64_t seq, const std::string& reason) {
   if (over_refusal_limit(seq)) return give_up(seq, reason);
   stream_->send(ipc::Nack{seq, reason, true});
   stream_->flush();
-  if (refusal_retry_.scheduled()) return;
-  if (refusal_retry_.failed(reason, /*was_up=*/false)) {
-    log_.warn("broker refused seq " + std::to_string(seq) + ": " + reason + "; publishing it again in " +
-              std::to_string(refusal_retry_.delay_ms()) + " ms (the messages after it go on)");
-  }
+  if (!refusal_retry_.scheduled()) (void)refusal_retry_.failed(reason, /*was_up=*/false);
+  log_refusal(seq, reason);
+}
+
+// Once per routing key and minute, with how many were refused in between; the counter (status,
+// /metrics) has every one. A refused message is published again until the broker takes it.
+void Worker::log_refusal(uint64_t seq, const std::string& reason) {
+  const ipc::Publish* message = window_.find(seq);
+  uint64_t suppressed = 0;
+  if (!refused_log_.due(message ? message->routing_key : std::string(), uv_now(loop_), suppressed)) return;
+  log_.warn("message " + (message ? message->message_id : std::to_string(seq)) + " refused by the broker: " + reason +
+            "; it is published again after a backoff, the messages after it go on" +
+            (suppressed ? "; " + std::to_string(suppressed) + " more refusals with this routing key since the last such line"
+                        : std::string()) +
+            " (said at most once a minute per routing key)");
 }
 
 bool Worker::over_refusal_limit(uint64_t seq) const {

@@ -59,6 +59,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   // Refused more than dead_letter_after times: the supervisor writes it to the dead letters.
   bool over_refusal_limit(uint64_t seq) const;
   void give_up(uint64_t seq, const std::string& reason);
+  void log_refusal(uint64_t seq, const std::string& reason);
   void publish(const ipc::Publish& message);  // counted, logged with log_messages
   void send_stats();
   void stop(int status);
@@ -87,6 +88,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   uint64_t count_confirmed_ = 0;
   uint64_t count_unroutable_ = 0;
   LogThrottle unroutable_log_;  // "dropped" lines: once a minute per routing key
+  LogThrottle refused_log_;     // "refused" lines: likewise
   uint64_t count_refused_ = 0;
   int exit_status_ = 0;
 };

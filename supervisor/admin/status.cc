@@ -39,6 +39,7 @@ std::string bridge_json(const BridgeSnapshot& b) {
       .add("published", b.published)
       .add("acknowledged", b.acknowledged)
       .add("unroutable", b.unroutable)
+      .add("refused", b.refused)
       .add("dead_letters", b.dead_letters)
       .add("restarts", b.restarts)
       .add("stalled", b.stalled)

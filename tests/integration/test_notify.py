@@ -176,6 +176,25 @@ def test_unroutable_messages_are_logged_once_a_minute_per_routing_key_and_all_co
         assert pgep.count(r"said at most once a minute per routing key") == 2
 
 
+
+def test_refused_messages_are_logged_once_a_minute_per_routing_key_and_all_counted(pg):
+    """unroutable = error: 200 messages of one routing key and 5 of another are refused, and
+    published again, many times each; one line per routing key says so, the counter has every
+    refusal."""
+    channel = unique("refusals")
+    exchange = unique("refx")
+    declare_exchange(exchange, "direct")
+    config = database() + upstream("bus", "amqp", f"{channel}->exchange:{exchange}", unroutable="error")
+    with PgepProcess(config, bridges=1) as pgep:
+        pg.notify(channel, [f"nobody|{i}" for i in range(200)] + [f"elsewhere|{i}" for i in range(5)])
+
+        def refused():
+            return sum(b["refused"] for b in pgep.status()["bridges"])
+        wait_until(lambda: refused() >= 3 * 205, 30, what="every message refused three times")
+        assert pgep.count(r'refused by the broker: no queue is bound to exchange "[^"]+" for routing key "nobody"') == 1
+        assert pgep.count(r'for routing key "elsewhere"') == 1
+        assert pgep.count(r"refused") == 2, pgep.log_text()
+
 def test_sigterm_stops_cleanly_with_no_worker_left(pg):
     channel = unique("stop")
     pgep = PgepProcess(database() + upstream("cache", "redis", f"{channel}->topic:x"), bridges=1).start()
@@ -290,7 +309,7 @@ def test_a_refusal_holds_only_the_refused_message(pg):
         payloads = [f"ok|{i}" for i in range(250)] + ["nowhere|refused"] + [f"ok|{i}" for i in range(250, 500)]
         pg.notify(channel, payloads, per_transaction=500)
         q.fetch(500, timeout=60)
-        pgep.wait_log(r"broker refused seq \d+: no queue is bound")
+        pgep.wait_log(r"refused by the broker: no queue is bound")
         # Watched while the refused message is published again (100 ms, 200 ms, ...): no copies.
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
