@@ -15,13 +15,46 @@ constexpr size_t kMaxAmqpNameBytes = 255;
 // MQTT topics are at most 65535 bytes, including the key appended to them.
 constexpr size_t kMaxTopicBytes = 65535;
 
-bool parse_target_kind(std::string_view text, TargetKind& kind) {
+bool parse_target_kind(std::string_view text, UpstreamKind upstream, TargetKind& kind) {
   if (text == "exchange") kind = TargetKind::Exchange;
-  else if (text == "queue") kind = TargetKind::Queue;
-  else if (text == "topic") kind = TargetKind::Topic;
+  else if (text == "queue") kind = upstream == UpstreamKind::AwsSqs ? TargetKind::SqsQueue : TargetKind::Queue;
+  else if (text == "topic") kind = upstream == UpstreamKind::AwsSns ? TargetKind::SnsTopic : TargetKind::Topic;
   else if (text == "path") kind = TargetKind::Path;
+  else if (text == "function") kind = TargetKind::Function;
   else return false;
   return true;
+}
+
+bool has_only(std::string_view text, std::string_view extra) {
+  for (char c : text) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              extra.find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// AWS's own rules for the names, so a typo is found by --check-config, not by the first event.
+std::string check_aws_target(TargetKind kind, std::string_view target) {
+  switch (kind) {
+    case TargetKind::SnsTopic:
+      if (target.rfind("arn:", 0) != 0 || target.find(":sns:") == std::string_view::npos || !has_only(target, ":-_./")) {
+        return "an SNS topic must be its ARN, such as arn:aws:sns:eu-west-1:123456789012:events";
+      }
+      return "";
+    case TargetKind::SqsQueue:
+      if ((target.rfind("https://", 0) != 0 && target.rfind("http://", 0) != 0) || !has_only(target, ":/-_.%")) {
+        return "an SQS queue must be its URL, such as https://sqs.eu-west-1.amazonaws.com/123456789012/events";
+      }
+      return "";
+    case TargetKind::Function:
+      if (target.size() > 170 || !has_only(target, ":-_.")) {
+        return "a Lambda function must be its name, ARN or partial ARN (letters, digits, -, _, : and ., at most 170)";
+      }
+      return "";
+    default:
+      return "";
+  }
 }
 
 // Checks a target name against what its broker accepts; returns the problem or "".
@@ -36,6 +69,7 @@ std::string check_target(UpstreamKind upstream, TargetKind kind, std::string_vie
     return "";
   }
   if (target.empty()) return "the " + std::string(target_kind_name(kind)) + " name is empty";
+  if (std::string problem = check_aws_target(kind, target); !problem.empty()) return problem;
   if (upstream == UpstreamKind::Amqp && target.size() > kMaxAmqpNameBytes) {
     return "the " + std::string(target_kind_name(kind)) + " name is longer than 255 bytes";
   }
@@ -57,6 +91,9 @@ const char* upstream_kind_name(UpstreamKind kind) {
     case UpstreamKind::Mqtt: return "mqtt";
     case UpstreamKind::Redis: return "redis";
     case UpstreamKind::Webhook: return "webhook";
+    case UpstreamKind::AwsSns: return "awssns";
+    case UpstreamKind::AwsSqs: return "awssqs";
+    case UpstreamKind::AwsLambda: return "awslambda";
   }
   return "?";
 }
@@ -64,9 +101,12 @@ const char* upstream_kind_name(UpstreamKind kind) {
 const char* target_kind_name(TargetKind kind) {
   switch (kind) {
     case TargetKind::Exchange: return "exchange";
-    case TargetKind::Queue: return "queue";
-    case TargetKind::Topic: return "topic";
+    case TargetKind::Queue:
+    case TargetKind::SqsQueue: return "queue";
+    case TargetKind::Topic:
+    case TargetKind::SnsTopic: return "topic";
     case TargetKind::Path: return "path";
+    case TargetKind::Function: return "function";
   }
   return "?";
 }
@@ -77,6 +117,9 @@ bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
     case UpstreamKind::Mqtt:
     case UpstreamKind::Redis: return target == TargetKind::Topic;
     case UpstreamKind::Webhook: return target == TargetKind::Path;
+    case UpstreamKind::AwsSns: return target == TargetKind::SnsTopic;
+    case UpstreamKind::AwsSqs: return target == TargetKind::SqsQueue;
+    case UpstreamKind::AwsLambda: return target == TargetKind::Function;
   }
   return false;
 }
@@ -87,6 +130,9 @@ std::string accepted_target_kinds(UpstreamKind upstream) {
     case UpstreamKind::Mqtt:
     case UpstreamKind::Redis: return "topic";
     case UpstreamKind::Webhook: return "path";
+    case UpstreamKind::AwsSns: return "topic (the topic's ARN)";
+    case UpstreamKind::AwsSqs: return "queue (the queue's URL)";
+    case UpstreamKind::AwsLambda: return "function";
   }
   return "";
 }
@@ -130,7 +176,7 @@ void parse_bridge_channels(std::string_view text, UpstreamKind upstream,
                        accepted_target_kinds(upstream) + ")");
       continue;
     }
-    if (!parse_target_kind(kind_text, spec.kind) || !upstream_accepts(upstream, spec.kind)) {
+    if (!parse_target_kind(kind_text, upstream, spec.kind) || !upstream_accepts(upstream, spec.kind)) {
       errors.push_back(quoted + ": kind \"" + std::string(kind_text) + "\" is not one an " +
                        upstream_kind_name(upstream) + " upstream accepts (expected " +
                        accepted_target_kinds(upstream) + ")");

@@ -317,7 +317,7 @@ class Loader {
     auto kind_entry = section.find("kind");
     if (kind_entry == section.end()) {
       error("configuration", written_name(name, "kind"), "", false,
-            "missing; expected amqp, mqtt, redis or webhook");
+            "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda");
       return false;
     }
     std::string kind = to_lower(trim(kind_entry->second.value));
@@ -325,21 +325,73 @@ class Loader {
     else if (kind == "mqtt") upstream.kind = UpstreamKind::Mqtt;
     else if (kind == "redis") upstream.kind = UpstreamKind::Redis;
     else if (kind == "webhook") upstream.kind = UpstreamKind::Webhook;
+    else if (kind == "awssns") upstream.kind = UpstreamKind::AwsSns;
+    else if (kind == "awssqs") upstream.kind = UpstreamKind::AwsSqs;
+    else if (kind == "awslambda") upstream.kind = UpstreamKind::AwsLambda;
     else {
-      bool aws = kind.compare(0, 3, "aws") == 0;
       error(kind_entry->second.where, kind_entry->second.written_as, kind, true,
-            std::string(aws ? "the AWS upstreams of pg-event-proxy are not supported by pgep"
-                            : "unknown upstream kind") +
-                "; expected amqp, mqtt, redis or webhook");
+            "unknown upstream kind; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda");
       return false;
     }
     kind_entry->second.value = kind;
     size_t errors_before = errors_.size();
     upstream.options = resolve(name, section, upstream_options(upstream.kind), upstream.kind);
+    if (is_aws_kind(upstream.kind)) resolve_aws(name, upstream);
     upstream.uri = upstream.options["uri"];
     load_bridges(section, upstream);
     check_upstream(section, upstream);
     return errors_.size() == errors_before;
+  }
+
+  // The AWS kinds: region and credentials from the options, else from the standard AWS_*
+  // variables (or AWS_*_FILE, a file holding the value); the endpoint from uri or endpoint, else
+  // the region's own.
+  void resolve_aws(const std::string& name, UpstreamSettings& upstream) {
+    auto& o = upstream.options;
+    for (const char* variable : {"AWS_REGION", "AWS_DEFAULT_REGION"}) fill_from_variable(o["region"], variable);
+    fill_from_variable(o["access_key_id"], "AWS_ACCESS_KEY_ID");
+    fill_from_variable(o["secret_access_key"], "AWS_SECRET_ACCESS_KEY");
+    fill_from_variable(o["session_token"], "AWS_SESSION_TOKEN");
+    std::string_view region = o["region"];
+    if (region.empty()) {
+      error("configuration", written_name(name, "region"), "", false,
+            "missing; expected an AWS region such as eu-west-1 (or AWS_REGION)");
+    } else if (region.size() > 32 || region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
+      error("configuration", written_name(name, "region"), o["region"], true,
+            "not a region name; expected lower-case letters, digits and - such as eu-west-1");
+    }
+    for (const char* key : {"access_key_id", "secret_access_key"}) {
+      if (!o[key].empty()) continue;
+      std::string variable = key == std::string_view("access_key_id") ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY";
+      error("configuration", written_name(name, key), "", false,
+            "missing; expected it here (or " + variable + ", or " + variable + "_FILE naming a file that holds it)");
+    }
+    if (!o["uri"].empty() && !o["endpoint"].empty()) {
+      error("configuration", written_name(name, "endpoint"), o["endpoint"], true,
+            "set beside uri; expected the endpoint in one of them only");
+    }
+    if (o["uri"].empty()) o["uri"] = o["endpoint"];
+    if (o["uri"].empty() && !region.empty()) o["uri"] = aws_default_endpoint(upstream.kind, o["region"]);
+    o.erase("endpoint");
+  }
+
+  static std::string aws_default_endpoint(UpstreamKind kind, const std::string& region) {
+    std::string service = kind == UpstreamKind::AwsSns ? "sns" : kind == UpstreamKind::AwsSqs ? "sqs" : "lambda";
+    std::string domain = region.rfind("cn-", 0) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+    return "https://" + service + "." + region + "." + domain;
+  }
+
+  // An option left empty takes the variable, or the content of the file VARIABLE_FILE names.
+  void fill_from_variable(std::string& value, const std::string& variable) {
+    if (!value.empty()) return;
+    value = env(variable.c_str());
+    std::string file = env((variable + "_FILE").c_str());
+    if (!value.empty() || file.empty()) return;
+    std::string problem;
+    if (!read_secret_file(file, value, problem)) {
+      error("environment", variable + "_FILE", file, true, problem);
+      value.clear();
+    }
   }
 
   void load_bridges(Section& section, UpstreamSettings& upstream) {

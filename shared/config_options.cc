@@ -41,9 +41,16 @@ constexpr OptionSpec kDatabase[] = {
     {"wal2json_params", ValueType::Wal2jsonParams, kDefaultWal2jsonParams, "wal2json options such as \"format-version\" '2', \"include-types\" '0'"},
 };
 
-constexpr OptionSpec kCommonUpstream[] = {
-    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt, redis or webhook", 0, 0, "amqp|mqtt|redis|webhook"},
+constexpr OptionSpec kKind[] = {
+    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt, redis, webhook, awssns, awssqs or awslambda", 0, 0,
+     "amqp|mqtt|redis|webhook|awssns|awssqs|awslambda"},
+};
+
+constexpr OptionSpec kBrokerUri[] = {
     {"uri", ValueType::BrokerUri, std::nullopt, "the broker's URI"},
+};
+
+constexpr OptionSpec kCommonUpstream[] = {
     {"bridge_channels", ValueType::BridgeList, std::nullopt, "a list such as events->exchange:amq.topic, wal2json->topic:wal"},
     {"dead_letter_after", ValueType::CountOrNever, "10", "a number of refusals from 0 to 1000000, or never (a refused message then holds the bridge)", 0, 1000000},
     {"stall_timeout", ValueType::Duration, "60s", "a duration from 0s (off) to 1h, such as 60s", 0, 3600 * 1000},
@@ -91,7 +98,31 @@ constexpr OptionSpec kWebhookOwn[] = {
     {"max_message_bytes", ValueType::Size, "64MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };
 
-// amqp, mqtt and webhook speak TLS (amqps://, mqtts://, https://).
+// The AWS kinds: the endpoint defaults to the region's (config_load.cc), credentials and
+// region to the standard AWS_* variables.
+constexpr OptionSpec kAwsOwn[] = {
+    {"uri", ValueType::BrokerUri, "", "the service's endpoint such as https://sqs.eu-west-1.amazonaws.com, or empty for the region's"},
+    {"endpoint", ValueType::BrokerUri, "", "the service's endpoint (the same as uri, under LocalStack's name), or empty"},
+    {"region", ValueType::String, "", "an AWS region such as eu-west-1, or empty for AWS_REGION or AWS_DEFAULT_REGION"},
+    {"access_key_id", ValueType::String, "", "an AWS access key id, or empty for AWS_ACCESS_KEY_ID"},
+    {"secret_access_key", ValueType::String, "", "an AWS secret access key, or empty for AWS_SECRET_ACCESS_KEY", 0, UINT64_MAX, {}, true},
+    {"session_token", ValueType::String, "", "an AWS session token, or empty for AWS_SESSION_TOKEN (or none)", 0, UINT64_MAX, {}, true},
+    {"max_in_flight", ValueType::UInt, "100", "a number from 1 to 65535 of published messages awaiting the service's answer", 1, 65535},
+    {"timeout", ValueType::Duration, "30s", "a duration from 1s to 10min for one request", 1000, 600 * 1000},
+};
+
+// SNS and SQS take up to 10 messages per request, and messages of up to 256 KiB by default.
+constexpr OptionSpec kAwsBatchOwn[] = {
+    {"batch", ValueType::UInt, "10", "a number of messages per request from 1 to 10 (Publish or SendMessage for one, the Batch actions for more)", 1, 10},
+    {"max_message_bytes", ValueType::Size, "256KiB", "a size from 1KiB to 1MiB, such as 256KiB (SNS's and SQS's default limit)", 1024, kMiB},
+};
+
+constexpr OptionSpec kAwsLambdaOwn[] = {
+    {"invocation_type", ValueType::Choice, "Event", "Event (asynchronous) or RequestResponse (the function's own answer)", 0, 0, "Event|RequestResponse"},
+    {"max_message_bytes", ValueType::Size, "256KiB", "a size from 1KiB to 6MiB, such as 256KiB (Lambda's limit for Event)", 1024, 6 * kMiB},
+};
+
+// amqp, mqtt, webhook and the AWS kinds speak TLS (amqps://, mqtts://, https://).
 constexpr OptionSpec kTls[] = {
     {"tls_ca_file", ValueType::File, "", "a readable file of CA certificates (PEM), or empty for the system's"},
     {"tls_cert_file", ValueType::File, "", "a readable client certificate file (PEM), or empty"},
@@ -139,6 +170,7 @@ std::string check_postgres_uri(std::string_view value) {
 }
 
 std::string check_broker_uri(std::string_view value, UpstreamKind kind) {
+  if (value.empty() && is_aws_kind(kind)) return "";  // the region's endpoint
   std::string error;
   std::optional<Uri> uri = parse_uri(value, error);
   if (!uri) return error;
@@ -210,15 +242,20 @@ std::span<const OptionSpec> daemon_options() { return kDaemon; }
 std::span<const OptionSpec> database_options() { return kDatabase; }
 
 std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
-  static const std::vector<OptionSpec> amqp = joined({kCommonUpstream, kAmqpOwn, kTls});
-  static const std::vector<OptionSpec> mqtt = joined({kCommonUpstream, kMqttOwn, kTls});
-  static const std::vector<OptionSpec> redis = joined({kCommonUpstream, kRedisOwn});
-  static const std::vector<OptionSpec> webhook = joined({kCommonUpstream, kWebhookOwn, kTls});
+  static const std::vector<OptionSpec> amqp = joined({kKind, kBrokerUri, kCommonUpstream, kAmqpOwn, kTls});
+  static const std::vector<OptionSpec> mqtt = joined({kKind, kBrokerUri, kCommonUpstream, kMqttOwn, kTls});
+  static const std::vector<OptionSpec> redis = joined({kKind, kBrokerUri, kCommonUpstream, kRedisOwn});
+  static const std::vector<OptionSpec> webhook = joined({kKind, kBrokerUri, kCommonUpstream, kWebhookOwn, kTls});
+  static const std::vector<OptionSpec> aws_batch = joined({kKind, kCommonUpstream, kAwsOwn, kAwsBatchOwn, kTls});
+  static const std::vector<OptionSpec> aws_lambda = joined({kKind, kCommonUpstream, kAwsOwn, kAwsLambdaOwn, kTls});
   switch (kind) {
     case UpstreamKind::Amqp: return amqp;
     case UpstreamKind::Mqtt: return mqtt;
     case UpstreamKind::Redis: return redis;
     case UpstreamKind::Webhook: return webhook;
+    case UpstreamKind::AwsSns:
+    case UpstreamKind::AwsSqs: return aws_batch;
+    case UpstreamKind::AwsLambda: return aws_lambda;
   }
   return redis;
 }
@@ -233,7 +270,8 @@ const OptionSpec* find_option(std::span<const OptionSpec> table, std::string_vie
 bool is_known_key(std::string_view key) {
   for (auto table : {daemon_options(), database_options(), upstream_options(UpstreamKind::Amqp),
                      upstream_options(UpstreamKind::Mqtt), upstream_options(UpstreamKind::Redis),
-                     upstream_options(UpstreamKind::Webhook)}) {
+                     upstream_options(UpstreamKind::Webhook), upstream_options(UpstreamKind::AwsSns),
+                     upstream_options(UpstreamKind::AwsLambda)}) {
     if (find_option(table, key)) return true;
   }
   return false;
@@ -292,7 +330,10 @@ std::string accepted_schemes(UpstreamKind kind) {
     case UpstreamKind::Amqp: return "amqp:// or amqps://";
     case UpstreamKind::Mqtt: return "mqtt://, tcp://, mqtts://, ssl://, ws:// or wss://";
     case UpstreamKind::Redis: return "redis://";
-    case UpstreamKind::Webhook: return "http:// or https://";
+    case UpstreamKind::Webhook:
+    case UpstreamKind::AwsSns:
+    case UpstreamKind::AwsSqs:
+    case UpstreamKind::AwsLambda: return "http:// or https://";
   }
   return "";
 }
@@ -312,11 +353,18 @@ int default_port(UpstreamKind kind, std::string_view scheme) {
     case UpstreamKind::Redis:
       return scheme == "redis" ? 6379 : 0;
     case UpstreamKind::Webhook:
+    case UpstreamKind::AwsSns:
+    case UpstreamKind::AwsSqs:
+    case UpstreamKind::AwsLambda:
       if (scheme == "http") return 80;
       if (scheme == "https") return 443;
       return 0;
   }
   return 0;
+}
+
+bool is_aws_kind(UpstreamKind kind) {
+  return kind == UpstreamKind::AwsSns || kind == UpstreamKind::AwsSqs || kind == UpstreamKind::AwsLambda;
 }
 
 bool scheme_uses_tls(std::string_view scheme) {

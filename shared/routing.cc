@@ -12,6 +12,9 @@ std::string destination_for(const BridgeSpec& bridge, std::string_view key) {
   switch (bridge.kind) {
     case TargetKind::Exchange:
     case TargetKind::Path:  // a webhook carries the key in a header; the path is the bridge's
+    case TargetKind::SnsTopic:  // the AWS kinds carry it beside the message
+    case TargetKind::SqsQueue:
+    case TargetKind::Function:
       return std::string(key);
     case TargetKind::Queue:
       return bridge.target;

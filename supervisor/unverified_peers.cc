@@ -36,7 +36,7 @@ void check_upstream(const UpstreamSettings& upstream, std::vector<std::string>& 
     warnings.push_back(where + " is not on this machine and " + uri->scheme +
                        ":// is not encrypted: anyone on the path may read the messages and the password" +
                        (upstream.kind == UpstreamKind::Redis ? ""
-                        : upstream.kind == UpstreamKind::Webhook ? "; expected https://"
+                        : upstream.kind == UpstreamKind::Webhook || is_aws_kind(upstream.kind) ? "; expected https://"
                                                                  : "; expected a TLS scheme (amqps://, mqtts://)"));
   } else if (auto verify = upstream.options.find("tls_verify");
              verify != upstream.options.end() && parse_bool(verify->second) == false) {

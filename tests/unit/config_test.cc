@@ -216,8 +216,12 @@ bridge_channels = a->topic:b
   CHECK(has_error(r, "[upstream.m] bridge_channels", "wildcards"));
   CHECK(has_error(r, "qos", "expected 0, 1 or 2"));
   CHECK(has_error(r, "keepalive", "from 1s to 1h"));
-  CHECK(has_error(r, "[upstream.s] kind", "AWS upstreams of pg-event-proxy are not supported"));
-  CHECK(r.errors.size() == 17);
+  CHECK(has_error(r, "[upstream.s] uri", "scheme aws:// is not one a awssns upstream accepts (expected http:// or https://)"));
+  CHECK(has_error(r, "[upstream.s] bridge_channels", "an SNS topic must be its ARN"));
+  CHECK(has_error(r, "[upstream.s] region", "missing; expected an AWS region"));
+  CHECK(has_error(r, "[upstream.s] access_key_id", "missing; expected it here (or AWS_ACCESS_KEY_ID"));
+  CHECK(has_error(r, "[upstream.s] secret_access_key", "missing"));
+  CHECK(r.errors.size() == 21);
 }
 
 TEST_CASE("missing keys are named as the user would write them, with their variable") {
@@ -233,7 +237,7 @@ TEST_CASE("missing keys are named as the user would write them, with their varia
   CHECK(has_error(seed, "[local.upstream_config] uri (PGPROXY_LOCAL-UPSTREAM_CONFIG-URI)", "missing"));
 
   auto kindless = load("[database]\nuri = postgresql://a@b/c\n[upstream.x]\nuri = redis://h\n");
-  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt, redis or webhook"));
+  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda"));
 }
 
 TEST_CASE("a PostgreSQL URI with a bad port is caught before connecting") {
@@ -406,4 +410,74 @@ headers = no colon here
   CHECK(has_error(bad, "[upstream.hooks] uri", "expected http:// or https://"));
   CHECK(has_error(bad, "[upstream.hooks] bridge_channels", "expected path"));
   CHECK(has_error(bad, "headers", "is not Name: value"));
+}
+
+TEST_CASE("the AWS kinds: the original's upstreams, credentials from the standard variables, the region's endpoint") {
+  const char* text = R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.sns]
+kind = awssns
+bridge_channels = events->topic:arn:aws:sns:eu-west-1:123456789012:events.fifo
+[upstream.sqs]
+kind = awssqs
+endpoint = http://localhost:4566
+region = us-east-2
+bridge_channels = events->queue:http://localhost:4566/000000000000/jobs
+[upstream.fn]
+kind = awslambda
+access_key_id = AKIDOPTION
+secret_access_key = from-the-option
+bridge_channels = events->function:arn:aws:lambda:eu-west-1:123456789012:function:on-event
+invocation_type = RequestResponse
+)";
+  std::string key_file = "/tmp/pgep-config-test-aws-secret";
+  {
+    std::FILE* f = std::fopen(key_file.c_str(), "w");
+    REQUIRE(f);
+    std::fputs("from-a-file\n", f);
+    std::fclose(f);
+  }
+  auto r = load(text, {{"AWS_REGION", "eu-west-1"}, {"AWS_ACCESS_KEY_ID", "AKIDVARIABLE"},
+                       {"AWS_SECRET_ACCESS_KEY_FILE", key_file}, {"AWS_SESSION_TOKEN", "token"}});
+  std::remove(key_file.c_str());
+  INFO(messages(r));
+  REQUIRE(r.errors.empty());
+  const auto* sns = upstream(r, "sns");
+  REQUIRE(sns);
+  CHECK(sns->kind == pgep::UpstreamKind::AwsSns);
+  CHECK(sns->uri == "https://sns.eu-west-1.amazonaws.com");
+  CHECK(sns->options.at("region") == "eu-west-1");
+  CHECK(sns->options.at("access_key_id") == "AKIDVARIABLE");
+  CHECK(sns->options.at("secret_access_key") == "from-a-file");
+  CHECK(sns->options.at("session_token") == "token");
+  CHECK(sns->options.at("batch") == "10");
+  CHECK(sns->bridges[0].target == "arn:aws:sns:eu-west-1:123456789012:events.fifo");
+  const auto* sqs = upstream(r, "sqs");
+  REQUIRE(sqs);
+  CHECK(sqs->uri == "http://localhost:4566");
+  CHECK(sqs->options.at("region") == "us-east-2");
+  const auto* fn = upstream(r, "fn");
+  REQUIRE(fn);
+  CHECK(fn->uri == "https://lambda.eu-west-1.amazonaws.com");
+  CHECK(fn->options.at("access_key_id") == "AKIDOPTION");
+  CHECK(fn->options.at("secret_access_key") == "from-the-option");
+  CHECK(fn->options.at("invocation_type") == "RequestResponse");
+
+  auto bad = load(R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.sqs]
+kind = awssqs
+uri = https://a.example
+endpoint = https://b.example
+region = EU West
+bridge_channels = events->queue:jobs, other->topic:x
+)", {{"AWS_ACCESS_KEY_ID", "AKID"}});
+  INFO(messages(bad));
+  CHECK(has_error(bad, "endpoint", "set beside uri"));
+  CHECK(has_error(bad, "region", "not a region name"));
+  CHECK(has_error(bad, "secret_access_key", "AWS_SECRET_ACCESS_KEY_FILE"));
+  CHECK(has_error(bad, "bridge_channels", "an SQS queue must be its URL"));
+  CHECK(has_error(bad, "bridge_channels", "kind \"topic\" is not one an awssqs upstream accepts (expected queue (the queue's URL))"));
 }
