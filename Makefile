@@ -49,7 +49,7 @@ CTL_SRC        := $(wildcard ctl/*.cc)
 SUPERVISOR_SRC := $(filter-out supervisor/main.cc,$(wildcard supervisor/*.cc supervisor/sources/*.cc supervisor/admin/*.cc))
 WORKER_SRC     := $(wildcard workers/*.cc)
 # The worker's pure parts, which the unit tests link as well.
-WORKER_PURE_SRC := workers/publish_window.cc workers/log_throttle.cc
+WORKER_PURE_SRC := workers/publish_window.cc workers/log_throttle.cc workers/aws_sigv4.cc workers/digest.cc
 UNIT_SRC       := $(wildcard tests/unit/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
@@ -92,7 +92,7 @@ $(BUILD)/pgep-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/clients.o $(BUI
 	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq -lcurl -luv
 
 $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS) -lcrypto
 
 unit: $(BUILD)/pgep-unit
 

@@ -1,7 +1,5 @@
 #include "workers/webhook_publisher.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include "shared/config_options.h"
 #include "shared/json_writer.h"
 #include "shared/uri.h"
+#include "workers/digest.h"
 
 namespace pgep {
 
@@ -47,18 +46,7 @@ std::string joined_url(const std::string& uri, const std::string& path) {
 }  // namespace
 
 std::string webhook_signature(const std::string& secret, const std::string& timestamp, const std::string& body) {
-  std::string signed_text = timestamp + "." + body;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), digest, &length);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex = "sha256=";
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return "sha256=" + hex(hmac_sha256(secret, timestamp + "." + body));
 }
 
 WebhookPublisher::WebhookPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
