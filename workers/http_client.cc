@@ -1,7 +1,7 @@
 #include "workers/http_client.h"
 
-#include <strings.h>
-
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
 namespace pgep {
@@ -12,6 +12,8 @@ constexpr long kConnectTimeoutMs = 10000;
 // HTTP/1.1 allows one request at a time per connection: this many connections to one host at
 // most, and the window's other requests wait in libcurl for one to be free.
 constexpr long kMaxHostConnections = 16;
+// What is kept of an answer's body: AWS's batch answers are a few KiB; a webhook's is not read.
+constexpr size_t kMaxAnswerBytes = 1 << 20;
 
 // libcurl is set up once per process (the worker is single-threaded).
 void init_library() {
@@ -33,9 +35,16 @@ struct HttpClient::Transfer {
   curl_slist* headers = nullptr;
   std::string body;
   char error[CURL_ERROR_SIZE] = {};
-  std::string retry_after;
+  HttpResponse response;
   Done done;
 };
+
+std::string HttpResponse::header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return "";
+}
 
 // One socket libcurl asked to watch.
 struct HttpClient::Socket {
@@ -91,19 +100,28 @@ void HttpClient::post(HttpRequest request, Done done) {
   if (!options_.tls_ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.tls_ca_file.c_str());
   if (!options_.tls_cert_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, options_.tls_cert_file.c_str());
   if (!options_.tls_key_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, options_.tls_key_file.c_str());
-  // The answer's body is not needed: only its status and Retry-After.
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) { return size * count; });
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* to) {
+    std::string& body = static_cast<Transfer*>(to)->response.body;
+    body.append(data, std::min(size * count, kMaxAnswerBytes - std::min(body.size(), kMaxAnswerBytes)));
+    return size * count;
+  });
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, +[](char* line, size_t size, size_t count, void* data) {
-    size_t length = size * count;
-    constexpr char kName[] = "retry-after:";
-    if (length > sizeof kName - 1 && strncasecmp(line, kName, sizeof kName - 1) == 0) {
-      std::string value(line + sizeof kName - 1, length - (sizeof kName - 1));
-      size_t first = value.find_first_not_of(" \t");
-      size_t last = value.find_last_not_of(" \t\r\n");
-      static_cast<Transfer*>(data)->retry_after = first == std::string::npos ? "" : value.substr(first, last - first + 1);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, +[](char* line, size_t size, size_t count, void* to) {
+    std::string_view text(line, size * count);
+    size_t colon = text.find(':');
+    auto& headers = static_cast<Transfer*>(to)->response.headers;
+    if (colon == std::string_view::npos) {
+      if (text.rfind("HTTP/", 0) == 0) headers.clear();  // a new answer (after a 100 Continue)
+      return size * count;
     }
-    return length;
+    std::string name(text.substr(0, colon));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = text.substr(colon + 1);
+    size_t first = value.find_first_not_of(" \t");
+    size_t last = value.find_last_not_of(" \t\r\n");
+    headers.emplace_back(std::move(name), first == std::string_view::npos ? "" : std::string(value.substr(first, last - first + 1)));
+    return size * count;
   });
   transfers_.emplace(easy, std::move(transfer));
   curl_multi_add_handle(multi_, easy);  // libcurl starts it from its timer, at the next turn
@@ -182,11 +200,11 @@ void HttpClient::finish_done() {
     std::unique_ptr<Transfer> transfer = std::move(found->second);
     transfers_.erase(found);
     curl_multi_remove_handle(multi_, easy);
-    HttpResponse response;
+    HttpResponse response = std::move(transfer->response);
     if (result == CURLE_OK) {
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
-      response.retry_after = transfer->retry_after;
     } else {
+      response = HttpResponse{};
       response.error = transfer->error[0] ? transfer->error : curl_easy_strerror(result);
     }
     Done done = std::move(transfer->done);

@@ -11,7 +11,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "shared/uv_handle.h"
@@ -33,9 +35,13 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;          // 0: no answer (refused, reset, timed out); `error` says why
+  long status = 0;  // 0: no answer (refused, reset, timed out); `error` says why
   std::string error;
-  std::string retry_after;  // the Retry-After header, if any
+  std::string body;  // the answer's first MiB
+  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, values trimmed
+
+  // The value of the header `lower_case_name`, or "".
+  std::string header(std::string_view lower_case_name) const;
 };
 
 class HttpClient {

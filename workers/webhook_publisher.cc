@@ -151,8 +151,9 @@ void WebhookPublisher::on_answer(const std::vector<uint64_t>& seqs, const HttpRe
     std::string where = mask_uri_password(url_);
     std::string reason = response.status == 0 ? "no answer from " + where + ": " + response.error
                                               : where + " answered " + std::to_string(response.status);
-    uint64_t quiet_ms = response.status == 0 ? 0 : retry_after_ms(response.retry_after);
-    if (!response.retry_after.empty()) reason += " (Retry-After: " + response.retry_after + ")";
+    std::string retry_after = response.header("retry-after");
+    uint64_t quiet_ms = response.status == 0 ? 0 : retry_after_ms(retry_after);
+    if (!retry_after.empty()) reason += " (Retry-After: " + retry_after + ")";
     disconnect();
     return listener_.on_broker_away(reason, quiet_ms);
   }
