@@ -28,7 +28,7 @@ endif
 
 CXX      ?= g++
 PKGS     := libpq librabbitmq hiredis libuv inih simdjson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libxml-2.0 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wold-style-cast \
             -Wcast-align -Wunused -Woverloaded-virtual -Wpedantic -Wnull-dereference \
@@ -57,7 +57,7 @@ LIB := $(BUILD)/libpgep.a
 SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 
 SUPERVISOR_LIBS := $(PKG_LIBS)
-WORKER_LIBS     := $(PKG_LIBS) -lcurl -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto
+WORKER_LIBS     := $(PKG_LIBS) -lcurl -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto -lxml2
 
 .PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test bench-tools
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <utility>
 
 namespace pgep {
@@ -44,6 +45,20 @@ std::string HttpResponse::header(std::string_view lower_case_name) const {
     if (name == lower_case_name) return value;
   }
   return "";
+}
+
+uint64_t HttpResponse::retry_after_ms() const {
+  constexpr uint64_t kMaxMs = 3600 * 1000;
+  std::string value = header("retry-after");
+  if (value.empty()) return 0;
+  uint64_t ms = 0;
+  if (value.find_first_not_of("0123456789") == std::string::npos) {
+    ms = value.size() > 7 ? kMaxMs : std::stoull(value) * 1000;
+  } else if (time_t when = curl_getdate(value.c_str(), nullptr); when > 0) {
+    time_t now = std::time(nullptr);
+    ms = when > now ? static_cast<uint64_t>(when - now) * 1000 : 0;
+  }
+  return std::min(ms, kMaxMs);
 }
 
 // One socket libcurl asked to watch.

@@ -42,6 +42,9 @@ struct HttpResponse {
 
   // The value of the header `lower_case_name`, or "".
   std::string header(std::string_view lower_case_name) const;
+  // Retry-After (seconds, or an HTTP date) in milliseconds from now, at most an hour (a typo
+  // must not stop a bridge for a day); 0 without one.
+  uint64_t retry_after_ms() const;
 };
 
 class HttpClient {

@@ -1,41 +1,18 @@
 #include "workers/webhook_publisher.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <ctime>
 
 #include "shared/config_options.h"
-#include "shared/json_writer.h"
 #include "shared/uri.h"
 #include "workers/digest.h"
+#include "workers/event_envelope.h"
 
 namespace pgep {
 
 namespace {
 
 bool retry_later(long status) { return status == 408 || status == 429 || status >= 500; }
-
-// Whether `text` is one JSON value, to be embedded in a batch as it is.
-bool is_json(const std::string& text) {
-  static thread_local simdjson::dom::parser parser;
-  simdjson::dom::element ignored;
-  return parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(ignored) == simdjson::SUCCESS;
-}
-
-// Retry-After: seconds, or an HTTP date; at most an hour (a typo must not stop a bridge for a day).
-uint64_t retry_after_ms(const std::string& value) {
-  constexpr uint64_t kMaxMs = 3600 * 1000;
-  if (value.empty()) return 0;
-  uint64_t ms = 0;
-  if (value.find_first_not_of("0123456789") == std::string::npos) {
-    ms = value.size() > 7 ? kMaxMs : std::stoull(value) * 1000;
-  } else if (time_t when = curl_getdate(value.c_str(), nullptr); when > 0) {
-    time_t now = std::time(nullptr);
-    ms = when > now ? static_cast<uint64_t>(when - now) * 1000 : 0;
-  }
-  return std::min(ms, kMaxMs);
-}
 
 std::string joined_url(const std::string& uri, const std::string& path) {
   if (path.empty()) return uri;
@@ -117,20 +94,7 @@ void WebhookPublisher::publish(const ipc::Publish& message) {
     return listener_.on_unroutable(message.seq, "the routing key holds a line break, which no HTTP header may carry");
   }
   if (batch_ > 1) {
-    std::string envelope = "{\"id\":";
-    append_json_string(envelope, message.message_id);
-    envelope += ",\"channel\":";
-    append_json_string(envelope, channel_);
-    envelope += ",\"routing_key\":";
-    append_json_string(envelope, message.routing_key);
-    envelope += ",\"body\":";
-    if (is_json(message.body)) {
-      envelope += message.body;
-    } else {
-      append_json_string(envelope, message.body);
-    }
-    envelope += "}";
-    held_.push_back(Held{message.seq, std::move(envelope)});
+    held_.push_back(Held{message.seq, event_envelope(message, channel_)});
     return batch_turn_.request();
   }
   std::vector<uint64_t> seqs{message.seq};
@@ -152,10 +116,9 @@ void WebhookPublisher::on_answer(const std::vector<uint64_t>& seqs, const HttpRe
     std::string reason = response.status == 0 ? "no answer from " + where + ": " + response.error
                                               : where + " answered " + std::to_string(response.status);
     std::string retry_after = response.header("retry-after");
-    uint64_t quiet_ms = response.status == 0 ? 0 : retry_after_ms(retry_after);
     if (!retry_after.empty()) reason += " (Retry-After: " + retry_after + ")";
     disconnect();
-    return listener_.on_broker_away(reason, quiet_ms);
+    return listener_.on_broker_away(reason, response.retry_after_ms());
   }
   std::string reason = mask_uri_password(url_) + " refused it with status " + std::to_string(response.status);
   for (uint64_t seq : seqs) listener_.on_refused(seq, reason);
