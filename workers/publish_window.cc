@@ -71,11 +71,11 @@ std::optional<uint64_t> PublishWindow::take_confirmed_prefix() {
   return last;
 }
 
-bool PublishWindow::refuse(uint64_t seq) {
+bool PublishWindow::refuse(uint64_t seq, bool counts) {
   Pending* entry = locate(pending_, seq);
   if (!entry || entry->confirmed || entry->refused) return false;
   entry->refused = true;
-  ++entry->refusals;
+  if (counts) ++entry->refusals;
   ++refused_;
   if (in_flight_ > 0) --in_flight_;
   end_probe(seq);

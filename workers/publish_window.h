@@ -39,7 +39,8 @@ class PublishWindow {
   // The broker refused `seq` (a nack, a return with unroutable = error, an error reply): it is
   // held apart, to be published again alone (take_refused); the others go on. False for a seq
   // unknown, confirmed or refused already.
-  bool refuse(uint64_t seq);
+  // `counts`: the refusal counts toward refusals(seq) (false for a service's own transient fault).
+  bool refuse(uint64_t seq, bool counts = true);
   // Counts one more refusal of `seq` (refuse() counts too); returns how many it has had.
   uint32_t count_refusal(uint64_t seq);
   uint32_t refusals(uint64_t seq) const;

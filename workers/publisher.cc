@@ -4,6 +4,8 @@
 
 #include "shared/settings.h"
 #include "workers/amqp_publisher.h"
+#include "workers/aws_lambda_publisher.h"
+#include "workers/aws_query_publisher.h"
 #include "workers/mqtt_options.h"
 #include "workers/mqtt_publisher.h"
 #include "workers/mqtt_websocket_publisher.h"
@@ -24,6 +26,8 @@ std::unique_ptr<Publisher> make_publisher(uv_loop_t* loop,
   if (kind == "mqtt") return std::make_unique<MqttPublisher>(loop, settings, listener);
   if (kind == "redis") return std::make_unique<RedisPublisher>(loop, settings, listener);
   if (kind == "webhook") return std::make_unique<WebhookPublisher>(loop, settings, listener);
+  if (kind == "awssns" || kind == "awssqs") return std::make_unique<AwsQueryPublisher>(loop, settings, listener);
+  if (kind == "awslambda") return std::make_unique<AwsLambdaPublisher>(loop, settings, listener);
   throw std::runtime_error("unknown upstream kind \"" + kind + "\"");
 }
 

@@ -35,6 +35,10 @@ class PublisherListener {
   // The broker refused the message (AMQP nack, a return with unroutable = error, a Redis
   // error reply). The worker resends it after reconnecting.
   virtual void on_refused(uint64_t seq, const std::string& reason) = 0;
+  // One event of a batch the service did not take this time through no fault of the event's (an
+  // entry's server-side failure in an AWS batch): like a refusal, it alone is published again
+  // after a backoff, but it does not count toward dead_letter_after.
+  virtual void on_retry(uint64_t seq, const std::string& reason) = 0;
   // A message that will never be delivered, logged and counted, then treated as confirmed:
   // one no queue took (AMQP, unroutable = drop), or one the broker's protocol cannot carry
   // (an AMQP routing key over 255 bytes, an MQTT topic holding a wildcard). Retrying such a

@@ -27,7 +27,7 @@ std::string webhook_signature(const std::string& secret, const std::string& time
 }
 
 WebhookPublisher::WebhookPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
-    : listener_(listener),
+    : HttpPublisher(loop, listener),
       http_(loop, HttpOptions{settings.duration_ms("timeout"), settings.text("tls_ca_file"), settings.text("tls_cert_file"),
                               settings.text("tls_key_file"), settings.flag("tls_verify")}),
       url_(joined_url(settings.text("uri"), settings.text(kSettingTarget))),
@@ -36,23 +36,11 @@ WebhookPublisher::WebhookPublisher(uv_loop_t* loop, const Settings& settings, Pu
       headers_(parse_header_list(settings.text("headers"))),
       secret_(settings.text("secret")),
       batch_(settings.number("batch")),
-      batch_turn_(loop, [this] { send_batches(); }),
-      connected_turn_(loop, [this] {
-        connected_ = true;
-        listener_.on_broker_connected();
-      }) {}
+      batch_turn_(loop, [this] { send_batches(); }) {}
 
-// HTTP has no session to open: requests find out whether the server is there.
-void WebhookPublisher::connect() {
-  disconnect();
-  connected_turn_.request();
-}
-
-void WebhookPublisher::disconnect() {
-  connected_turn_.cancel();
+void WebhookPublisher::drop_requests() {
   batch_turn_.cancel();
   held_.clear();
-  connected_ = false;
   http_.cancel_all();
 }
 
@@ -88,7 +76,7 @@ void WebhookPublisher::send_batches() {
 }
 
 void WebhookPublisher::publish(const ipc::Publish& message) {
-  if (!connected_) return;
+  if (!connected()) return;
   // A header value may not hold a line break: the routing key and id go in headers.
   if (message.routing_key.find_first_of("\r\n") != std::string::npos) {
     return listener_.on_unroutable(message.seq, "the routing key holds a line break, which no HTTP header may carry");

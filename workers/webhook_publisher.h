@@ -26,25 +26,22 @@
 #include "shared/next_turn.h"
 #include "shared/settings.h"
 #include "workers/http_client.h"
-#include "workers/publisher.h"
+#include "workers/http_publisher.h"
 
 namespace pgep {
 
-class WebhookPublisher : public Publisher {
+class WebhookPublisher : public HttpPublisher {
  public:
   WebhookPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener);
 
-  void connect() override;
   void publish(const ipc::Publish& message) override;
-  void disconnect() override;
-  bool connected_means_reachable() const override { return false; }
 
  private:
+  void drop_requests() override;
   void on_answer(const std::vector<uint64_t>& seqs, const HttpResponse& response);
   std::vector<std::string> request_headers(std::vector<std::string> headers, const std::string& body) const;
   void send_batches();
 
-  PublisherListener& listener_;
   HttpClient http_;
   std::string url_;  // the uri and the bridge's path
   std::string channel_;
@@ -58,8 +55,6 @@ class WebhookPublisher : public Publisher {
   };
   std::vector<Held> held_;  // batch > 1: published this turn, sent at its end
   NextTurn batch_turn_;
-  NextTurn connected_turn_;  // "connected" is said from the loop, never inside connect()
-  bool connected_ = false;
 };
 
 // The signature header's value for `body` sent at `timestamp` (seconds since the epoch).

@@ -133,9 +133,13 @@ void Worker::acknowledge_confirmed_prefix() {
 
 // Only the refused message waits: the confirmations already received stay, the messages after
 // it go on, and it alone is published again after a backoff.
-void Worker::on_refused(uint64_t seq, const std::string& reason) {
+void Worker::on_refused(uint64_t seq, const std::string& reason) { refuse(seq, reason, /*counts=*/true); }
+
+void Worker::on_retry(uint64_t seq, const std::string& reason) { refuse(seq, reason, /*counts=*/false); }
+
+void Worker::refuse(uint64_t seq, const std::string& reason, bool counts) {
   ++count_refused_;
-  if (!window_.refuse(seq)) return;  // from a connection given up on, or refused already
+  if (!window_.refuse(seq, counts)) return;  // from a connection given up on, or refused already
   broker_answered();
   if (over_refusal_limit(seq)) return give_up(seq, reason);
   stream_->send(ipc::Nack{seq, reason, true});

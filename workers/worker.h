@@ -46,6 +46,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   void on_broker_blocked(bool blocked, const std::string& reason) override;
   void on_confirmed(uint64_t seq) override;
   void on_refused(uint64_t seq, const std::string& reason) override;
+  void on_retry(uint64_t seq, const std::string& reason) override;
   void on_unroutable(uint64_t seq, const std::string& reason) override;
 
   void configure(const ipc::Configure& configure);
@@ -60,6 +61,7 @@ class Worker : public ipc::FrameStream::Handler, public PublisherListener {
   bool over_refusal_limit(uint64_t seq) const;
   void give_up(uint64_t seq, const std::string& reason);
   void log_refusal(uint64_t seq, const std::string& reason);
+  void refuse(uint64_t seq, const std::string& reason, bool counts);
   void publish(const ipc::Publish& message);  // counted, logged with log_messages
   void send_stats();
   void stop(int status);
