@@ -29,6 +29,7 @@ class Settings {
   }
   uint64_t number(const std::string& key) const { return checked(key, parse_uint(text(key), 0, UINT64_MAX)); }
   uint64_t duration_ms(const std::string& key) const { return checked(key, parse_duration_ms(text(key))); }
+  uint64_t size(const std::string& key) const { return checked(key, parse_size(text(key))); }
   bool flag(const std::string& key) const { return checked(key, parse_bool(text(key))); }
   // A CountOrNever setting: nullopt for "never".
   std::optional<uint64_t> count_or_never(const std::string& key) const {

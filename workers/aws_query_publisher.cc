@@ -50,7 +50,7 @@ AwsQueryPublisher::AwsQueryPublisher(uv_loop_t* loop, const Settings& settings, 
       channel_(settings.text(kSettingChannel)),
       fifo_(ends_with(target_, ".fifo")),
       batch_(settings.number("batch")),
-      max_bytes_(settings.number("max_message_bytes")),
+      max_bytes_(settings.size("max_message_bytes")),
       send_turn_(loop, [this] { send_held(); }) {}
 
 void AwsQueryPublisher::drop_requests() {

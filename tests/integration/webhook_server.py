@@ -11,6 +11,21 @@ import time
 from conftest import wait_until
 
 
+def serve(handler, tls=False, port=0):
+    """(server, uri): `handler` served by threads on 127.0.0.1, over TLS with the test CA's
+    server certificate (for the name localhost) when `tls`."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    httpd.daemon_threads = True
+    if tls:
+        tls_dir = os.path.dirname(os.environ["PGEP_TLS_CA"])
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(os.path.join(tls_dir, "server.pem"), os.path.join(tls_dir, "server.key"))
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    uri = f"{'https' if tls else 'http'}://{'localhost' if tls else '127.0.0.1'}:{httpd.server_address[1]}"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, uri
+
+
 class WebhookServer:
     def __init__(self, tls=False, port=0):
         self.requests = []      # (path, headers dict, body bytes) in arrival order
@@ -50,16 +65,8 @@ class WebhookServer:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd, self.uri = serve(Handler, tls, port)
         self.port = self.httpd.server_address[1]
-        if tls:
-            tls_dir = os.path.dirname(os.environ["PGEP_TLS_CA"])
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(os.path.join(tls_dir, "server.pem"), os.path.join(tls_dir, "server.key"))
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.uri = f"{'https' if tls else 'http'}://{'localhost' if tls else '127.0.0.1'}:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def answer(self, *actions):
         with self.lock:
