@@ -136,3 +136,32 @@ def test_wal2json_options_that_would_break_the_stream_are_refused(pgep):
     result = check(pgep, chunks)
     assert result.returncode == 1
     assert "\"write-in-chunks\" with format 1 splits a transaction's one message" in result.stderr
+
+
+def test_the_original_aws_kinds_are_accepted_with_credentials_from_the_environment(pgep):
+    seed = dict(SEED_README_ENV)
+    seed.update({
+        "PGPROXY_LOCAL-UPSTREAM": "awssns",
+        "PGPROXY_LOCAL-UPSTREAM_CONFIG-URI": "",
+        "PGPROXY_LOCAL-UPSTREAM_CONFIG-BRIDGE_CHANNELS":
+            "events->topic:arn:aws:sns:eu-west-1:123456789012:events, wal2json->topic:arn:aws:sns:eu-west-1:123456789012:wal",
+        "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
+    })
+    del seed["PGPROXY_LOCAL-UPSTREAM_CONFIG-DELIVERY_MODE"]
+    result = check(pgep, seed)
+    assert result.returncode == 0, result.stderr
+    assert "kind = awssns" in result.stdout
+    assert "uri = https://sns.eu-west-1.amazonaws.com" in result.stdout
+    assert "wJalrXUtnFEMI" not in result.stdout and "secret_access_key = ****" in result.stdout
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "pgep.ini")
+        with open(path, "w") as f:
+            f.write("[database]\nuri = postgresql://u@h/db\n"
+                    "[upstream.queue]\nkind = awssqs\nregion = us-east-2\naccess_key_id = AKID\nsecret_access_key = s\n"
+                    "bridge_channels = jobs->queue:https://sqs.us-east-2.amazonaws.com/123456789012/jobs.fifo\n"
+                    "[upstream.fn]\nkind = awslambda\nendpoint = http://localhost:4566\nregion = us-east-1\n"
+                    "access_key_id = test\nsecret_access_key = test\nbridge_channels = hooks->function:on-hook\n")
+        result = check(pgep, {}, path)
+        assert result.returncode == 0, result.stderr
+        assert "uri = http://localhost:4566" in result.stdout
