@@ -21,6 +21,7 @@ bool parse_target_kind(std::string_view text, UpstreamKind upstream, TargetKind&
   else if (text == "topic") kind = upstream == UpstreamKind::AwsSns ? TargetKind::SnsTopic : TargetKind::Topic;
   else if (text == "path") kind = TargetKind::Path;
   else if (text == "function") kind = TargetKind::Function;
+  else if (text == "stream") kind = TargetKind::Stream;
   else return false;
   return true;
 }
@@ -107,6 +108,7 @@ const char* target_kind_name(TargetKind kind) {
     case TargetKind::SnsTopic: return "topic";
     case TargetKind::Path: return "path";
     case TargetKind::Function: return "function";
+    case TargetKind::Stream: return "stream";
   }
   return "?";
 }
@@ -115,7 +117,7 @@ bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
   switch (upstream) {
     case UpstreamKind::Amqp: return target == TargetKind::Exchange || target == TargetKind::Queue;
     case UpstreamKind::Mqtt:
-    case UpstreamKind::Redis: return target == TargetKind::Topic;
+    case UpstreamKind::Redis: return target == TargetKind::Topic || target == TargetKind::Stream;
     case UpstreamKind::Webhook: return target == TargetKind::Path;
     case UpstreamKind::AwsSns: return target == TargetKind::SnsTopic;
     case UpstreamKind::AwsSqs: return target == TargetKind::SqsQueue;
@@ -127,8 +129,8 @@ bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
 std::string accepted_target_kinds(UpstreamKind upstream) {
   switch (upstream) {
     case UpstreamKind::Amqp: return "exchange or queue";
-    case UpstreamKind::Mqtt:
-    case UpstreamKind::Redis: return "topic";
+    case UpstreamKind::Mqtt: return "topic";
+    case UpstreamKind::Redis: return "topic or stream";
     case UpstreamKind::Webhook: return "path";
     case UpstreamKind::AwsSns: return "topic (the topic's ARN)";
     case UpstreamKind::AwsSqs: return "queue (the queue's URL)";

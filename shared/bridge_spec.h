@@ -12,7 +12,7 @@ enum class UpstreamKind { Amqp, Mqtt, Redis, Webhook, AwsSns, AwsSqs, AwsLambda 
 // The AWS targets are kinds of their own although they are written "topic:" and "queue:" like
 // the brokers' ones: an SNS topic or SQS queue is one fixed destination per bridge, and the
 // routing key travels beside the message (an attribute), never appended to the name.
-enum class TargetKind { Exchange, Queue, Topic, Path, SnsTopic, SqsQueue, Function };
+enum class TargetKind { Exchange, Queue, Topic, Path, SnsTopic, SqsQueue, Function, Stream };
 
 // The channel name that stands for the WAL stream rather than a NOTIFY channel.
 inline constexpr std::string_view kWalChannel = "wal2json";
@@ -21,7 +21,7 @@ const char* upstream_kind_name(UpstreamKind kind);
 const char* target_kind_name(TargetKind kind);
 
 // The target kinds an upstream accepts: amqp exchange and queue, mqtt and redis topic, webhook
-// path, awssns topic (an ARN), awssqs queue (a URL), awslambda function.
+// path, awssns topic (an ARN), awssqs queue (a URL), awslambda function, redis stream.
 bool upstream_accepts(UpstreamKind upstream, TargetKind target);
 std::string accepted_target_kinds(UpstreamKind upstream);
 

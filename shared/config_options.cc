@@ -84,6 +84,8 @@ constexpr OptionSpec kMqttOwn[] = {
 
 constexpr OptionSpec kRedisOwn[] = {
     {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting the broker's confirmation", 1, 65535},
+    {"stream_maxlen", ValueType::UInt, "0", "a number of entries a stream keeps at least (XADD MAXLEN ~ N), or 0 for no trimming"},
+    {"stream_per_key", ValueType::Bool, "true", "true (stream:NAME writes to NAME.key when the routing key is not empty) or false (to NAME alone)"},
     // Redis's proto-max-bulk-len.
     {"max_message_bytes", ValueType::Size, "512MiB", "a size from 1KiB to 1GiB, such as 16MiB", 1024, 1024 * kMiB},
 };

@@ -15,6 +15,7 @@ std::string destination_for(const BridgeSpec& bridge, std::string_view key) {
     case TargetKind::SnsTopic:  // the AWS kinds carry it beside the message
     case TargetKind::SqsQueue:
     case TargetKind::Function:
+    case TargetKind::Stream:  // the worker names the stream (stream_per_key) and keeps the key as a field
       return std::string(key);
     case TargetKind::Queue:
       return bridge.target;

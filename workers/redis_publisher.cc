@@ -1,7 +1,7 @@
 #include "workers/redis_publisher.h"
 
-
 #include <stdexcept>
+#include <vector>
 
 #include "shared/uri.h"
 #include "workers/redis_loop.h"
@@ -35,6 +35,11 @@ RedisPublisher::RedisPublisher(uv_loop_t* loop, const Settings& settings, Publis
   if (uri->user && !uri->user->empty()) user_ = uri->user;
   password_ = uri->password;
   database_ = uri->path.value_or("");
+  stream_ = settings.text(kSettingTargetKind) == "stream";
+  stream_name_ = settings.text(kSettingTarget);
+  stream_per_key_ = settings.flag("stream_per_key");
+  if (settings.number("stream_maxlen") > 0) stream_maxlen_ = settings.text("stream_maxlen");
+  channel_ = settings.text(kSettingChannel);
   connect_timer_.get()->data = this;
   reply_timer_.get()->data = this;
 }
@@ -131,10 +136,30 @@ void RedisPublisher::on_disconnect(const redisAsyncContext* context, int status)
 void RedisPublisher::publish(const ipc::Publish& message) {
   if (!context_) return;
   if (replies_awaited_++ == 0) last_reply_ms_ = uv_now(loop_);
+  if (stream_) return publish_to_stream(message);
   // The argv form: hiredis's format string parsing (vfprintf) cost more than the command.
   const char* argv[] = {"PUBLISH", message.routing_key.data(), message.body.data()};
   size_t lengths[] = {7, message.routing_key.size(), message.body.size()};
   redisAsyncCommandArgv(context_, on_publish_reply, seq_as_pointer(message.seq), 3, argv, lengths);
+}
+
+// XADD NAME[.key] [MAXLEN ~ N] * id ID channel CHANNEL key KEY body BODY. For a stream the
+// routing key is the event's key alone (shared/routing.cc): it names the stream and is a field.
+void RedisPublisher::publish_to_stream(const ipc::Publish& message) {
+  const std::string& key = message.routing_key;
+  std::string stream = stream_per_key_ && !key.empty() ? stream_name_ + "." + key : stream_name_;
+  std::vector<const char*> argv = {"XADD", stream.data()};
+  std::vector<size_t> lengths = {4, stream.size()};
+  if (!stream_maxlen_.empty()) {
+    argv.insert(argv.end(), {"MAXLEN", "~", stream_maxlen_.data()});
+    lengths.insert(lengths.end(), {6, 1, stream_maxlen_.size()});
+  }
+  argv.insert(argv.end(), {"*", "id", message.message_id.data(), "channel", channel_.data(), "key", key.data(),
+                           "body", message.body.data()});
+  lengths.insert(lengths.end(), {1, 2, message.message_id.size(), 7, channel_.size(), 3, key.size(), 4,
+                                 message.body.size()});
+  redisAsyncCommandArgv(context_, on_publish_reply, seq_as_pointer(message.seq), static_cast<int>(argv.size()),
+                        argv.data(), lengths.data());
 }
 
 void RedisPublisher::on_publish_reply(redisAsyncContext* context, void* reply, void* privdata) {

@@ -1,6 +1,7 @@
-// Redis: PUBLISH to the topic, pipelined (hiredis async on the worker's libuv loop). PUBLISH's
-// reply is the broker's confirmation; it counts the subscribers that received the message,
-// which may be none: Redis pub/sub is not durable (see README). hiredis 0.14's async context
+// Redis: PUBLISH to the topic, or XADD to the stream, pipelined (hiredis async on the worker's
+// libuv loop). The reply is the broker's confirmation. PUBLISH's counts the subscribers that
+// received the message, which may be none: Redis pub/sub is not durable (see README). XADD's is
+// the entry's id: the entry is in the stream, with the fields id, channel, key and body. hiredis 0.14's async context
 // has no reply timeout: a connection whose replies stop for kReplyTimeoutMs while some are
 // awaited (a half-open connection, a frozen server) is given up, and TCP keepalives are on.
 #pragma once
@@ -31,6 +32,7 @@ class RedisPublisher : public Publisher {
   static void on_disconnect(const redisAsyncContext* context, int status);
   static void on_setup_reply(redisAsyncContext* context, void* reply, void* privdata);
   static void on_publish_reply(redisAsyncContext* context, void* reply, void* privdata);
+  void publish_to_stream(const ipc::Publish& message);
   void lost(const std::string& reason);
   void drop_context();
   void check_replies();
@@ -42,6 +44,11 @@ class RedisPublisher : public Publisher {
   std::optional<std::string> user_;
   std::optional<std::string> password_;
   std::string database_;
+  bool stream_ = false;        // stream:NAME rather than topic:NAME
+  std::string stream_name_;    // NAME
+  bool stream_per_key_ = true;
+  std::string stream_maxlen_;  // empty: no trimming
+  std::string channel_;
   redisAsyncContext* context_ = nullptr;
   UvHandle<uv_timer_t> connect_timer_;
   UvHandle<uv_timer_t> reply_timer_;
