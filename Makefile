@@ -57,9 +57,9 @@ LIB := $(BUILD)/libpgep.a
 SUPERVISOR_LIB := $(BUILD)/libpgep-supervisor.a
 
 SUPERVISOR_LIBS := $(PKG_LIBS)
-WORKER_LIBS     := $(PKG_LIBS) -lcurl -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto -lxml2
+WORKER_LIBS     := $(PKG_LIBS) -lcurl -lmosquitto -lpaho-mqttpp3 -lpaho-mqtt3as -lssl -lcrypto -lxml2 -lnats -lrdkafka
 
-.PHONY: all deps test check unit fuzz fuzz-run install clean demo deb deb-test bench-tools
+.PHONY: all deps test check unit kafka-mock fuzz fuzz-run install clean demo deb deb-test bench-tools
 
 all: $(BUILD)/pgep $(BUILD)/pgep-worker $(BUILD)/pgep-ctl
 
@@ -96,6 +96,12 @@ $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB)
 
 unit: $(BUILD)/pgep-unit
 
+# The tests' Kafka: librdkafka's mock cluster (tests/kafka/mock_cluster.cc), as Debian has no broker.
+kafka-mock: $(BUILD)/pgep-kafka-mock
+
+$(BUILD)/pgep-kafka-mock: $(call obj,tests/kafka/mock_cluster.cc)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lrdkafka
+
 deps:
 	@scripts/deps
 
@@ -103,7 +109,7 @@ deps:
 # the line "N passed, N failed".
 test:
 	@scripts/deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit kafka-mock
 	@BUILD=$(BUILD) tests/run
 
 check: test

@@ -18,10 +18,13 @@ constexpr size_t kMaxTopicBytes = 65535;
 bool parse_target_kind(std::string_view text, UpstreamKind upstream, TargetKind& kind) {
   if (text == "exchange") kind = TargetKind::Exchange;
   else if (text == "queue") kind = upstream == UpstreamKind::AwsSqs ? TargetKind::SqsQueue : TargetKind::Queue;
-  else if (text == "topic") kind = upstream == UpstreamKind::AwsSns ? TargetKind::SnsTopic : TargetKind::Topic;
+  else if (text == "topic" && upstream == UpstreamKind::AwsSns) kind = TargetKind::SnsTopic;
+  else if (text == "topic" && upstream == UpstreamKind::Kafka) kind = TargetKind::KafkaTopic;
+  else if (text == "topic") kind = TargetKind::Topic;
   else if (text == "path") kind = TargetKind::Path;
   else if (text == "function") kind = TargetKind::Function;
   else if (text == "stream") kind = TargetKind::Stream;
+  else if (text == "subject") kind = TargetKind::Subject;
   else return false;
   return true;
 }
@@ -34,6 +37,27 @@ bool has_only(std::string_view text, std::string_view extra) {
   }
   return true;
 }
+
+}  // namespace
+
+// A subject to publish to: tokens separated by '.', none empty, no wildcard, no white space.
+std::string nats_subject_problem(std::string_view subject) {
+  if (subject.empty() || subject.front() == '.' || subject.back() == '.' || subject.find("..") != std::string_view::npos) {
+    return "a NATS subject is tokens separated by '.', none of them empty";
+  }
+  for (char c : subject) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return "a NATS subject may not hold white space or control characters";
+  }
+  for (size_t start = 0; start <= subject.size();) {
+    size_t dot = std::min(subject.find('.', start), subject.size());
+    std::string_view token = subject.substr(start, dot - start);
+    if (token == "*" || token == ">") return "a NATS subject to publish to may not hold the wildcards * or >";
+    start = dot + 1;
+  }
+  return "";
+}
+
+namespace {
 
 // AWS's own rules for the names, so a typo is found by --check-config, not by the first event.
 std::string check_aws_target(TargetKind kind, std::string_view target) {
@@ -51,6 +75,13 @@ std::string check_aws_target(TargetKind kind, std::string_view target) {
     case TargetKind::Function:
       if (target.size() > 170 || !has_only(target, ":-_.")) {
         return "a Lambda function must be its name, ARN or partial ARN (letters, digits, -, _, : and ., at most 170)";
+      }
+      return "";
+    case TargetKind::Subject:
+      return nats_subject_problem(target);
+    case TargetKind::KafkaTopic:
+      if (target.size() > 249 || target == "." || target == ".." || !has_only(target, "._-")) {
+        return "a Kafka topic is 1 to 249 letters, digits, '.', '_' and '-'";
       }
       return "";
     default:
@@ -95,6 +126,8 @@ const char* upstream_kind_name(UpstreamKind kind) {
     case UpstreamKind::AwsSns: return "awssns";
     case UpstreamKind::AwsSqs: return "awssqs";
     case UpstreamKind::AwsLambda: return "awslambda";
+    case UpstreamKind::Nats: return "nats";
+    case UpstreamKind::Kafka: return "kafka";
   }
   return "?";
 }
@@ -105,10 +138,12 @@ const char* target_kind_name(TargetKind kind) {
     case TargetKind::Queue:
     case TargetKind::SqsQueue: return "queue";
     case TargetKind::Topic:
-    case TargetKind::SnsTopic: return "topic";
+    case TargetKind::SnsTopic:
+    case TargetKind::KafkaTopic: return "topic";
     case TargetKind::Path: return "path";
     case TargetKind::Function: return "function";
     case TargetKind::Stream: return "stream";
+    case TargetKind::Subject: return "subject";
   }
   return "?";
 }
@@ -122,6 +157,8 @@ bool upstream_accepts(UpstreamKind upstream, TargetKind target) {
     case UpstreamKind::AwsSns: return target == TargetKind::SnsTopic;
     case UpstreamKind::AwsSqs: return target == TargetKind::SqsQueue;
     case UpstreamKind::AwsLambda: return target == TargetKind::Function;
+    case UpstreamKind::Nats: return target == TargetKind::Subject;
+    case UpstreamKind::Kafka: return target == TargetKind::KafkaTopic;
   }
   return false;
 }
@@ -135,6 +172,8 @@ std::string accepted_target_kinds(UpstreamKind upstream) {
     case UpstreamKind::AwsSns: return "topic (the topic's ARN)";
     case UpstreamKind::AwsSqs: return "queue (the queue's URL)";
     case UpstreamKind::AwsLambda: return "function";
+    case UpstreamKind::Nats: return "subject";
+    case UpstreamKind::Kafka: return "topic";
   }
   return "";
 }

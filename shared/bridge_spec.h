@@ -8,11 +8,11 @@
 
 namespace pgep {
 
-enum class UpstreamKind { Amqp, Mqtt, Redis, Webhook, AwsSns, AwsSqs, AwsLambda };
+enum class UpstreamKind { Amqp, Mqtt, Redis, Webhook, AwsSns, AwsSqs, AwsLambda, Nats, Kafka };
 // The AWS targets are kinds of their own although they are written "topic:" and "queue:" like
 // the brokers' ones: an SNS topic or SQS queue is one fixed destination per bridge, and the
 // routing key travels beside the message (an attribute), never appended to the name.
-enum class TargetKind { Exchange, Queue, Topic, Path, SnsTopic, SqsQueue, Function, Stream };
+enum class TargetKind { Exchange, Queue, Topic, Path, SnsTopic, SqsQueue, Function, Stream, Subject, KafkaTopic };
 
 // The channel name that stands for the WAL stream rather than a NOTIFY channel.
 inline constexpr std::string_view kWalChannel = "wal2json";
@@ -21,7 +21,8 @@ const char* upstream_kind_name(UpstreamKind kind);
 const char* target_kind_name(TargetKind kind);
 
 // The target kinds an upstream accepts: amqp exchange and queue, mqtt and redis topic, webhook
-// path, awssns topic (an ARN), awssqs queue (a URL), awslambda function, redis stream.
+// path, awssns topic (an ARN), awssqs queue (a URL), awslambda function, redis stream, nats
+// subject.
 bool upstream_accepts(UpstreamKind upstream, TargetKind target);
 std::string accepted_target_kinds(UpstreamKind upstream);
 
@@ -34,6 +35,9 @@ struct BridgeSpec {
   // "channel->kind:target", the form it is written in.
   std::string text() const;
 };
+
+// The problem with a NATS subject to publish to, or "".
+std::string nats_subject_problem(std::string_view subject);
 
 // Parses "ch1->exchange:x, ch2->topic:a:b". Entries are separated by ',' (or new lines, for
 // continuation lines of an INI file); white space around each part is ignored; empty entries

@@ -317,7 +317,7 @@ class Loader {
     auto kind_entry = section.find("kind");
     if (kind_entry == section.end()) {
       error("configuration", written_name(name, "kind"), "", false,
-            "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda");
+            "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs, awslambda, nats or kafka");
       return false;
     }
     std::string kind = to_lower(trim(kind_entry->second.value));
@@ -328,9 +328,11 @@ class Loader {
     else if (kind == "awssns") upstream.kind = UpstreamKind::AwsSns;
     else if (kind == "awssqs") upstream.kind = UpstreamKind::AwsSqs;
     else if (kind == "awslambda") upstream.kind = UpstreamKind::AwsLambda;
+    else if (kind == "nats") upstream.kind = UpstreamKind::Nats;
+    else if (kind == "kafka") upstream.kind = UpstreamKind::Kafka;
     else {
       error(kind_entry->second.where, kind_entry->second.written_as, kind, true,
-            "unknown upstream kind; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda");
+            "unknown upstream kind; expected amqp, mqtt, redis, webhook, awssns, awssqs, awslambda, nats or kafka");
       return false;
     }
     kind_entry->second.value = kind;
@@ -432,7 +434,7 @@ class Loader {
         if (option == section.end() || option->second.value.empty()) continue;
         error(option->second.where, option->second.written_as, option->second.value, true,
               "set, but the URI's scheme " + uri->scheme +
-                  ":// does not use TLS; expected a TLS scheme (amqps://, mqtts:// or ssl://)");
+                  ":// does not use TLS; expected a TLS scheme (amqps://, mqtts://, ssl://, https:// or tls://)");
       }
     }
   }

@@ -42,8 +42,8 @@ constexpr OptionSpec kDatabase[] = {
 };
 
 constexpr OptionSpec kKind[] = {
-    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt, redis, webhook, awssns, awssqs or awslambda", 0, 0,
-     "amqp|mqtt|redis|webhook|awssns|awssqs|awslambda"},
+    {"kind", ValueType::Choice, std::nullopt, "amqp, mqtt, redis, webhook, awssns, awssqs, awslambda, nats or kafka", 0, 0,
+     "amqp|mqtt|redis|webhook|awssns|awssqs|awslambda|nats|kafka"},
 };
 
 constexpr OptionSpec kBrokerUri[] = {
@@ -124,7 +124,29 @@ constexpr OptionSpec kAwsLambdaOwn[] = {
     {"max_message_bytes", ValueType::Size, "256KiB", "a size from 1KiB to 6MiB, such as 256KiB (Lambda's limit for Event)", 1024, 6 * kMiB},
 };
 
-// amqp, mqtt, webhook and the AWS kinds speak TLS (amqps://, mqtts://, https://).
+constexpr OptionSpec kNatsOwn[] = {
+    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of published messages awaiting JetStream's PubAck", 1, 65535},
+    // nats-server's default max_payload.
+    {"max_message_bytes", ValueType::Size, "1MiB", "a size from 1KiB to 64MiB, such as 1MiB (the server's max_payload)", 1024, 64 * kMiB},
+    {"declare", ValueType::Bool, "false", "true or false (create a JetStream stream for the subject when none takes it)"},
+    {"stream", ValueType::String, "", "the name of the stream declare = true creates, or empty for PGEP_ and the subject"},
+    {"token", ValueType::String, "", "an authentication token, or empty", 0, UINT64_MAX, {}, true},
+    {"credentials_file", ValueType::File, "", "a readable .creds file (user JWT and NKey seed), or empty"},
+    {"nkey", ValueType::String, "", "the public NKey of nkey_seed_file's user, or empty"},
+    {"nkey_seed_file", ValueType::File, "", "a readable file holding the NKey seed, or empty"},
+    {"timeout", ValueType::Duration, "10s", "a duration from 1s to 10min: to connect, and to wait for each PubAck", 1000, 600 * 1000},
+};
+
+constexpr OptionSpec kKafkaOwn[] = {
+    {"max_in_flight", ValueType::UInt, "1000", "a number from 1 to 65535 of messages awaiting their delivery report", 1, 65535},
+    // Kafka's default message.max.bytes (1 MB and a little).
+    {"max_message_bytes", ValueType::Size, "1MiB", "a size from 1KiB to 64MiB, such as 1MiB (the topic's max.message.bytes)", 1024, 64 * kMiB},
+    {"key", ValueType::Choice, "routing_key", "routing_key, id or none (the Kafka message's key)", 0, 0, "routing_key|id|none"},
+    {"properties", ValueType::String, "", "librdkafka properties such as security.protocol=SASL_SSL; sasl.mechanism=PLAIN", 0, UINT64_MAX, {}, true},
+    {"timeout", ValueType::Duration, "30s", "a duration from 1s to 1h: how long librdkafka tries to deliver a message", 1000, 3600 * 1000},
+};
+
+// amqp, mqtt, webhook, nats and the AWS kinds speak TLS (amqps://, mqtts://, https://).
 constexpr OptionSpec kTls[] = {
     {"tls_ca_file", ValueType::File, "", "a readable file of CA certificates (PEM), or empty for the system's"},
     {"tls_cert_file", ValueType::File, "", "a readable client certificate file (PEM), or empty"},
@@ -174,6 +196,7 @@ std::string check_postgres_uri(std::string_view value) {
 std::string check_broker_uri(std::string_view value, UpstreamKind kind) {
   if (value.empty() && is_aws_kind(kind)) return "";  // the region's endpoint
   std::string error;
+  if (kind == UpstreamKind::Kafka) return kafka_bootstrap_servers(value, error) ? "" : error;
   std::optional<Uri> uri = parse_uri(value, error);
   if (!uri) return error;
   if (default_port(kind, uri->scheme) == 0) {
@@ -250,6 +273,8 @@ std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
   static const std::vector<OptionSpec> webhook = joined({kKind, kBrokerUri, kCommonUpstream, kWebhookOwn, kTls});
   static const std::vector<OptionSpec> aws_batch = joined({kKind, kCommonUpstream, kAwsOwn, kAwsBatchOwn, kTls});
   static const std::vector<OptionSpec> aws_lambda = joined({kKind, kCommonUpstream, kAwsOwn, kAwsLambdaOwn, kTls});
+  static const std::vector<OptionSpec> nats = joined({kKind, kBrokerUri, kCommonUpstream, kNatsOwn, kTls});
+  static const std::vector<OptionSpec> kafka = joined({kKind, kBrokerUri, kCommonUpstream, kKafkaOwn});
   switch (kind) {
     case UpstreamKind::Amqp: return amqp;
     case UpstreamKind::Mqtt: return mqtt;
@@ -258,6 +283,8 @@ std::span<const OptionSpec> upstream_options(UpstreamKind kind) {
     case UpstreamKind::AwsSns:
     case UpstreamKind::AwsSqs: return aws_batch;
     case UpstreamKind::AwsLambda: return aws_lambda;
+    case UpstreamKind::Nats: return nats;
+    case UpstreamKind::Kafka: return kafka;
   }
   return redis;
 }
@@ -273,7 +300,8 @@ bool is_known_key(std::string_view key) {
   for (auto table : {daemon_options(), database_options(), upstream_options(UpstreamKind::Amqp),
                      upstream_options(UpstreamKind::Mqtt), upstream_options(UpstreamKind::Redis),
                      upstream_options(UpstreamKind::Webhook), upstream_options(UpstreamKind::AwsSns),
-                     upstream_options(UpstreamKind::AwsLambda)}) {
+                     upstream_options(UpstreamKind::AwsLambda), upstream_options(UpstreamKind::Nats),
+                     upstream_options(UpstreamKind::Kafka)}) {
     if (find_option(table, key)) return true;
   }
   return false;
@@ -336,6 +364,8 @@ std::string accepted_schemes(UpstreamKind kind) {
     case UpstreamKind::AwsSns:
     case UpstreamKind::AwsSqs:
     case UpstreamKind::AwsLambda: return "http:// or https://";
+    case UpstreamKind::Nats: return "nats:// or tls://";
+    case UpstreamKind::Kafka: return "kafka://host:9092[,host:9092...]";
   }
   return "";
 }
@@ -361,8 +391,40 @@ int default_port(UpstreamKind kind, std::string_view scheme) {
       if (scheme == "http") return 80;
       if (scheme == "https") return 443;
       return 0;
+    case UpstreamKind::Nats:
+      return scheme == "nats" || scheme == "tls" ? 4222 : 0;
+    case UpstreamKind::Kafka:
+      return scheme == "kafka" ? 9092 : 0;
   }
   return 0;
+}
+
+std::optional<std::string> kafka_bootstrap_servers(std::string_view uri, std::string& error) {
+  constexpr std::string_view kScheme = "kafka://";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    error = "expected kafka://host:9092[,host:9092...]";
+    return std::nullopt;
+  }
+  std::string servers;
+  std::string_view rest = uri.substr(kScheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  for (size_t start = 0; start <= rest.size();) {
+    size_t comma = std::min(rest.find(',', start), rest.size());
+    std::string_view server = trim(rest.substr(start, comma - start));
+    start = comma + 1;
+    size_t colon = server.rfind(':');
+    bool bracketed = !server.empty() && server.front() == '[';
+    bool has_port = colon != std::string_view::npos && (!bracketed || server[colon - 1] == ']');
+    std::string_view host = has_port ? server.substr(0, colon) : server;
+    if (host.empty() || host.find_first_of("/@?# ") != std::string_view::npos ||
+        (has_port && !parse_uint(server.substr(colon + 1), 1, 65535))) {
+      error = "\"" + std::string(server) + "\" is not host or host:port; expected kafka://host:9092[,host:9092...]";
+      return std::nullopt;
+    }
+    servers += (servers.empty() ? "" : ",") + std::string(host) + ":" +
+               (has_port ? std::string(server.substr(colon + 1)) : std::string("9092"));
+  }
+  return servers;
 }
 
 bool is_aws_kind(UpstreamKind kind) {
@@ -370,7 +432,8 @@ bool is_aws_kind(UpstreamKind kind) {
 }
 
 bool scheme_uses_tls(std::string_view scheme) {
-  return scheme == "amqps" || scheme == "mqtts" || scheme == "ssl" || scheme == "wss" || scheme == "https";
+  return scheme == "amqps" || scheme == "mqtts" || scheme == "ssl" || scheme == "wss" || scheme == "https" ||
+         scheme == "tls";
 }
 
 std::vector<std::pair<std::string, std::string>> parse_header_list(std::string_view value) {

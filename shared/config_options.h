@@ -64,6 +64,8 @@ std::string accepted_schemes(UpstreamKind kind);
 std::vector<std::pair<std::string, std::string>> parse_header_list(std::string_view value);
 // The default port for a scheme of an upstream, or 0 if the scheme is not accepted.
 int default_port(UpstreamKind kind, std::string_view scheme);
+// "host:port,host:port" from kafka://host[:port][,host[:port]...]; nullopt and `error` when it is not.
+std::optional<std::string> kafka_bootstrap_servers(std::string_view uri, std::string& error);
 // awssns, awssqs or awslambda.
 bool is_aws_kind(UpstreamKind kind);
 // Whether a scheme uses TLS.

@@ -15,11 +15,13 @@ std::string destination_for(const BridgeSpec& bridge, std::string_view key) {
     case TargetKind::SnsTopic:  // the AWS kinds carry it beside the message
     case TargetKind::SqsQueue:
     case TargetKind::Function:
+    case TargetKind::KafkaTopic:  // the key is the message's key
     case TargetKind::Stream:  // the worker names the stream (stream_per_key) and keeps the key as a field
       return std::string(key);
     case TargetKind::Queue:
       return bridge.target;
     case TargetKind::Topic:
+    case TargetKind::Subject:
       if (key.empty()) return bridge.target;
       std::string topic;
       topic.reserve(bridge.target.size() + 1 + key.size());

@@ -37,6 +37,7 @@ void check_upstream(const UpstreamSettings& upstream, std::vector<std::string>& 
                        ":// is not encrypted: anyone on the path may read the messages and the password" +
                        (upstream.kind == UpstreamKind::Redis ? ""
                         : upstream.kind == UpstreamKind::Webhook || is_aws_kind(upstream.kind) ? "; expected https://"
+                        : upstream.kind == UpstreamKind::Nats ? "; expected tls://"
                                                                  : "; expected a TLS scheme (amqps://, mqtts://)"));
   } else if (auto verify = upstream.options.find("tls_verify");
              verify != upstream.options.end() && parse_bool(verify->second) == false) {

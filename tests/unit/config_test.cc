@@ -237,7 +237,7 @@ TEST_CASE("missing keys are named as the user would write them, with their varia
   CHECK(has_error(seed, "[local.upstream_config] uri (PGPROXY_LOCAL-UPSTREAM_CONFIG-URI)", "missing"));
 
   auto kindless = load("[database]\nuri = postgresql://a@b/c\n[upstream.x]\nuri = redis://h\n");
-  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs or awslambda"));
+  CHECK(has_error(kindless, "[upstream.x] kind", "missing; expected amqp, mqtt, redis, webhook, awssns, awssqs, awslambda, nats or kafka"));
 }
 
 TEST_CASE("a PostgreSQL URI with a bad port is caught before connecting") {

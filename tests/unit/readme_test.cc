@@ -18,7 +18,9 @@ TEST_CASE("every configuration key is documented in README.md") {
                      pgep::upstream_options(pgep::UpstreamKind::Redis),
                      pgep::upstream_options(pgep::UpstreamKind::Webhook),
                      pgep::upstream_options(pgep::UpstreamKind::AwsSns),
-                     pgep::upstream_options(pgep::UpstreamKind::AwsLambda)}) {
+                     pgep::upstream_options(pgep::UpstreamKind::AwsLambda),
+                     pgep::upstream_options(pgep::UpstreamKind::Nats),
+                     pgep::upstream_options(pgep::UpstreamKind::Kafka)}) {
     for (const pgep::OptionSpec& spec : table) {
       INFO("key " << spec.key);
       CHECK(readme.find("`" + std::string(spec.key) + "`") != std::string::npos);

@@ -1,0 +1,105 @@
+"""NATS JetStream (issue 15): `kind = nats`, `subject:NAME` (NAME.KEY with a routing key), each
+event published with Nats-Msg-Id = its id, acknowledged by the stream's PubAck. Against Debian's
+nats-server with JetStream, started by scripts/services; read back through JetStream's own API
+(nats_client.py)."""
+import os
+import signal
+
+from brokers import notify, unique
+from conftest import wait_until
+from helpers import RowWriter, database, row_ids, services, upstream
+from nats_client import NatsClient
+from pgep_process import PgepProcess
+
+
+def nats(name, bridges, **options):
+    return upstream(name, "nats", bridges, uri=os.environ["PGEP_NATS_URI"], **options)
+
+
+def stream_for(client, subject, **config):
+    name = "T_" + subject.upper()
+    client.create_stream(name, [subject, subject + ".>"], **config)
+    return name
+
+
+def test_each_event_is_stored_with_its_id_on_its_subject():
+    channel = unique("nats")
+    subject = unique("ev")
+    client = NatsClient()
+    stream = stream_for(client, subject)
+    try:
+        with PgepProcess(database() + nats("bus", f"{channel}->subject:{subject}"), bridges=1):
+            notify(channel, ["orders.new|first", "|second"] + [f"k|n{i}" for i in range(48)])
+            wait_until(lambda: len(client.stream_messages(stream)) >= 50, 30, what="50 messages in the stream")
+        messages = client.stream_messages(stream)
+        assert [(m["subject"], m["body"]) for m in messages[:2]] == [(f"{subject}.orders.new", b"first"), (subject, b"second")]
+        ids = [m["headers"]["Nats-Msg-Id"] for m in messages]
+        assert len(set(ids)) == 50
+        assert {m["headers"]["Pgep-Channel"] for m in messages} == {channel}
+    finally:
+        client.delete_stream(stream)
+        client.close()
+
+
+def test_no_stream_for_the_subject_is_a_clear_error_and_declare_creates_one():
+    channel = unique("nostream")
+    lonely, declared = unique("lonely"), unique("declared")
+    client = NatsClient()
+    config = database() + nats("bare", f"{channel}->subject:{lonely}") + \
+        nats("auto", f"{channel}->subject:{declared}", declare="true")
+    try:
+        with PgepProcess(config, bridges=2) as pgep:
+            notify(channel, ["k|hello"])
+            pgep.wait_log(r"no JetStream stream takes the subject \(subject " + lonely +
+                          r"; create a stream for it, or set declare = true\)")
+            name = "PGEP_" + declared.upper()
+            wait_until(lambda: len(client.stream_messages(name)) == 1, 30, what="the event in the declared stream")
+            assert client.stream_messages(name)[0]["subject"] == f"{declared}.k"
+            # Once a stream takes the subject, the held event goes through.
+            stream = stream_for(client, lonely)
+            wait_until(lambda: len(client.stream_messages(stream)) == 1, 60, what="the held event once a stream exists")
+    finally:
+        for name in ("PGEP_" + declared.upper(), "T_" + lonely.upper()):
+            client.delete_stream(name)
+        client.close()
+
+
+def test_a_wrong_password_is_a_clear_error():
+    channel = unique("natsauth")
+    uri = os.environ["PGEP_NATS_URI"].replace("pgep-secret", "wrong")
+    with PgepProcess(database() + upstream("bus", "nats", f"{channel}->subject:x", uri=uri), bridges=0) as pgep:
+        pgep.wait_log(r"connect to nats://pgep:\*\*\*\*@127\.0\.0\.1:\d+ failed: .*(Authorization|authorization)")
+        assert "wrong" not in pgep.log_text()
+
+
+def test_rows_survive_a_worker_kill_and_a_nats_restart_and_jetstream_drops_the_duplicates(wal):
+    subject = unique("rows")
+    client = NatsClient()
+    stream = stream_for(client, subject, duplicate_window=300 * 10**9)
+    try:
+        pgep = wal.start(nats("bus", f"wal2json->subject:{subject}", max_in_flight="100"))
+        writer = RowWriter(wal.table, 3000, 20, pause=0.01).start()
+        wait_until(lambda: client.js(f"STREAM.INFO.{stream}")["state"]["messages"] >= 300, 60, what="300 messages")
+        for pid in pgep.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: writer.written >= 1000, 60, what="1000 rows written")
+        client.close()
+        services("stop", "nats")
+        services("start", "nats")
+        pgep.wait_log(r"broker (lost|unreachable)")
+        assert writer.written < 3000, "the rows were all written before the restart"
+        writer.thread.join(120)
+        assert writer.error is None, writer.error
+        client = NatsClient()
+
+        def messages():
+            return client.stream_messages(stream)
+        wait_until(lambda: len(set(row_ids([m["body"] for m in messages()], wal.table))) == 3000, 120,
+                   what="every row in the stream")
+        got = messages()
+        ids = [m["headers"]["Nats-Msg-Id"] for m in got]
+        assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates JetStream did not drop"
+        assert sorted(row_ids([m["body"] for m in got], wal.table)) == list(range(3000))
+    finally:
+        client.delete_stream(stream)
+        client.close()

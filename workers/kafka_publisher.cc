@@ -1,0 +1,207 @@
+#include "workers/kafka_publisher.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "shared/config_options.h"
+#include "shared/values.h"
+#include "workers/seq_token.h"
+
+namespace pgep {
+
+namespace {
+
+constexpr uint64_t kPollEveryMs = 100;
+
+// A delivery error that is the message's own: publishing it again cannot help.
+bool message_at_fault(rd_kafka_resp_err_t error) {
+  switch (error) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// "name=value; name=value" as (name, value) pairs; white space around each part ignored.
+std::vector<std::pair<std::string, std::string>> parse_properties(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find(';', start), text.size());
+    std::string_view item = trim(text.substr(start, end - start));
+    start = end + 1;
+    size_t equals = item.find('=');
+    if (item.empty()) continue;
+    if (equals == std::string_view::npos) {
+      out.emplace_back(std::string(item), "");
+    } else {
+      out.emplace_back(std::string(trim(item.substr(0, equals))), std::string(trim(item.substr(equals + 1))));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+KafkaPublisher::KafkaPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
+    : loop_(loop),
+      listener_(listener),
+      settings_(settings),
+      topic_(settings.text(kSettingTarget)),
+      channel_(settings.text(kSettingChannel)),
+      key_(settings.text("key")),
+      poll_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
+      connected_turn_(loop, [this] { listener_.on_broker_connected(); }) {
+  poll_timer_.get()->data = this;
+}
+
+KafkaPublisher::~KafkaPublisher() { disconnect(); }
+
+void KafkaPublisher::connect() {
+  disconnect();
+  std::string error;
+  if (!make_producer(error)) {
+    disconnect();
+    return listener_.on_broker_lost(error);
+  }
+  connected_turn_.request();
+}
+
+bool KafkaPublisher::make_producer(std::string& error) {
+  std::optional<std::string> bootstrap = kafka_bootstrap_servers(settings_.text("uri"), error);
+  if (!bootstrap) return false;
+  char text[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"bootstrap.servers", *bootstrap},
+      {"enable.idempotence", "true"},  // acks=all, ordered retries without duplicates
+      {"message.timeout.ms", std::to_string(settings_.duration_ms("timeout"))},
+      {"linger.ms", "1"},
+      {"client.id", "pgep"},
+  };
+  for (auto& property : parse_properties(settings_.text("properties"))) properties.push_back(property);
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), text, sizeof text) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      error = "property " + name + ": " + text;
+      return false;
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaPublisher::on_delivery);
+  rd_kafka_conf_set_error_cb(conf, &KafkaPublisher::on_error);
+  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, text, sizeof text);  // takes conf when it succeeds
+  if (!producer_) {
+    rd_kafka_conf_destroy(conf);
+    error = std::string("cannot make a Kafka producer: ") + text;
+    return false;
+  }
+  if (pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    error = "pipe: " + std::string(strerror(errno));
+    return false;
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_main(producer_);
+  rd_kafka_queue_io_event_enable(queue, wake_pipe_[1], "1", 1);
+  rd_kafka_queue_destroy(queue);
+  int fd = wake_pipe_[0];
+  wake_ = UvHandle<uv_poll_t>([&](uv_poll_t* p) { return uv_poll_init(loop_, p, fd); });
+  wake_.get()->data = this;
+  uv_poll_start(wake_.get(), UV_READABLE, [](uv_poll_t* handle, int, int) {
+    static_cast<KafkaPublisher*>(handle->data)->poll();
+  });
+  uv_timer_start(poll_timer_.get(), [](uv_timer_t* t) { static_cast<KafkaPublisher*>(t->data)->poll(); }, kPollEveryMs,
+                 kPollEveryMs);
+  return true;
+}
+
+void KafkaPublisher::poll() {
+  char drained[64];
+  while (wake_pipe_[0] >= 0 && read(wake_pipe_[0], drained, sizeof drained) > 0) {
+  }
+  if (producer_) rd_kafka_poll(producer_, 0);  // delivery reports and errors, on this thread
+  if (!fatal_.empty()) lost(std::exchange(fatal_, ""));
+}
+
+void KafkaPublisher::publish(const ipc::Publish& message) {
+  if (!producer_) return;
+  const std::string& key = key_ == "id" ? message.message_id : message.routing_key;
+  bool keyed = key_ != "none" && !key.empty();
+  // rd_kafka_produceva's array: the RD_KAFKA_V_ macros of producev are C casts.
+  std::vector<rd_kafka_vu_t> values(keyed ? 7 : 6);
+  size_t n = 0;
+  values[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+  values[n++].u.cstr = topic_.c_str();
+  values[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  values[n++].u.i = RD_KAFKA_MSG_F_COPY;
+  values[n].vtype = RD_KAFKA_VTYPE_VALUE;
+  values[n++].u.mem = {const_cast<char*>(message.body.data()), message.body.size()};
+  if (keyed) {
+    values[n].vtype = RD_KAFKA_VTYPE_KEY;
+    values[n++].u.mem = {const_cast<char*>(key.data()), key.size()};
+  }
+  values[n].vtype = RD_KAFKA_VTYPE_HEADER;
+  values[n++].u.header = {"pgep-id", message.message_id.data(), static_cast<ssize_t>(message.message_id.size())};
+  values[n].vtype = RD_KAFKA_VTYPE_HEADER;
+  values[n++].u.header = {"pgep-channel", channel_.data(), static_cast<ssize_t>(channel_.size())};
+  values[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  values[n++].u.ptr = seq_as_pointer(message.seq);
+  rd_kafka_error_t* failure = rd_kafka_produceva(producer_, values.data(), n);
+  if (!failure) return;
+  rd_kafka_resp_err_t error = rd_kafka_error_code(failure);
+  std::string reason = rd_kafka_error_string(failure);
+  rd_kafka_error_destroy(failure);
+  if (message_at_fault(error)) return listener_.on_refused(message.seq, reason);
+  lost("produce failed: " + reason);
+}
+
+void KafkaPublisher::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+  auto* self = static_cast<KafkaPublisher*>(opaque);
+  if (!self->producer_ || !self->fatal_.empty()) return;  // the rest is published again
+  uint64_t seq = pointer_as_seq(message->_private);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return self->listener_.on_confirmed(seq);
+  std::string reason = rd_kafka_err2str(message->err);
+  if (message_at_fault(message->err)) return self->listener_.on_refused(seq, reason);
+  if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+    reason = "topic " + self->topic_ + " does not exist: " + reason + " (create it, or allow auto.create.topics.enable)";
+  }
+  self->fatal_ = "delivery failed: " + reason;
+}
+
+void KafkaPublisher::on_error(rd_kafka_t* producer, int code, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaPublisher*>(opaque);
+  if (code != RD_KAFKA_RESP_ERR__FATAL) return;  // librdkafka retries the others by itself
+  char text[512];
+  rd_kafka_fatal_error(producer, text, sizeof text);
+  self->fatal_ = std::string("the producer failed: ") + text + " (" + reason + ")";
+}
+
+void KafkaPublisher::lost(const std::string& reason) {
+  disconnect();
+  listener_.on_broker_lost(reason);
+}
+
+// Drops the producer at once: what it holds unconfirmed is published again by the next one.
+void KafkaPublisher::disconnect() {
+  connected_turn_.cancel();
+  uv_timer_stop(poll_timer_.get());
+  wake_ = UvHandle<uv_poll_t>();
+  if (producer_) {
+    rd_kafka_t* producer = producer_;
+    producer_ = nullptr;  // delivery reports of the purge below are not heard
+    rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(producer);
+  }
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
+
+}  // namespace pgep
