@@ -27,7 +27,29 @@ void check_database(const DatabaseSettings& database, const ConfigInput& input, 
   }
 }
 
+// Kafka's URI lists brokers; TLS is librdkafka's security.protocol, among its properties.
+void check_kafka(const UpstreamSettings& upstream, std::vector<std::string>& warnings) {
+  std::string ignored;
+  std::optional<std::string> servers = kafka_bootstrap_servers(upstream.uri, ignored);
+  if (!servers) return;
+  std::string properties = to_lower(upstream.options.count("properties") ? upstream.options.at("properties") : "");
+  bool tls = properties.find("security.protocol=ssl") != std::string::npos ||
+             properties.find("security.protocol=sasl_ssl") != std::string::npos;
+  for (size_t start = 0; start < servers->size();) {
+    size_t comma = std::min(servers->find(',', start), servers->size());
+    std::string server = servers->substr(start, comma - start);
+    start = comma + 1;
+    std::string host = server.substr(0, server.rfind(':'));
+    if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (tls || is_loopback_host(host)) continue;
+    return warnings.push_back("upstream " + upstream.name + " (" + host +
+                              ") is not on this machine and its connection is not encrypted: anyone on the path may "
+                              "read the messages; expected security.protocol=SSL or SASL_SSL in properties");
+  }
+}
+
 void check_upstream(const UpstreamSettings& upstream, std::vector<std::string>& warnings) {
+  if (upstream.kind == UpstreamKind::Kafka) return check_kafka(upstream, warnings);
   std::string ignored;
   std::optional<Uri> uri = parse_uri(upstream.uri, ignored);
   if (!uri || is_loopback_host(uri->host)) return;

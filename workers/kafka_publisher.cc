@@ -97,6 +97,7 @@ bool KafkaPublisher::make_producer(std::string& error) {
   rd_kafka_conf_set_opaque(conf, this);
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaPublisher::on_delivery);
   rd_kafka_conf_set_error_cb(conf, &KafkaPublisher::on_error);
+  rd_kafka_conf_set_log_cb(conf, &KafkaPublisher::on_log);  // not librdkafka's own lines on stderr
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, text, sizeof text);  // takes conf when it succeeds
   if (!producer_) {
     rd_kafka_conf_destroy(conf);
@@ -171,7 +172,20 @@ void KafkaPublisher::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message,
   if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
     reason = "topic " + self->topic_ + " does not exist: " + reason + " (create it, or allow auto.create.topics.enable)";
   }
-  self->fatal_ = "delivery failed: " + reason;
+  self->fatal_ = "delivery failed: " + reason + self->last_log_suffix();
+}
+
+// From librdkafka's threads: only the last warning is kept, to say why a delivery failed.
+void KafkaPublisher::on_log(const rd_kafka_t* producer, int level, const char*, const char* text) {
+  auto* self = static_cast<KafkaPublisher*>(rd_kafka_opaque(producer));
+  if (!self || level > 4 || !text) return;
+  std::lock_guard<std::mutex> lock(self->log_mutex_);
+  self->last_log_ = text;
+}
+
+std::string KafkaPublisher::last_log_suffix() {
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  return last_log_.empty() ? "" : " (last from librdkafka: " + std::exchange(last_log_, "") + ")";
 }
 
 void KafkaPublisher::on_error(rd_kafka_t* producer, int code, const char* reason, void* opaque) {

@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
 
+#include <mutex>
 #include <string>
 
 #include "shared/next_turn.h"
@@ -40,6 +41,8 @@ class KafkaPublisher : public Publisher {
  private:
   static void on_delivery(rd_kafka_t* producer, const rd_kafka_message_t* message, void* self);
   static void on_error(rd_kafka_t* producer, int code, const char* reason, void* self);
+  static void on_log(const rd_kafka_t* producer, int level, const char* facility, const char* text);
+  std::string last_log_suffix();
   bool make_producer(std::string& error);
   void poll();
   void lost(const std::string& reason);
@@ -56,6 +59,8 @@ class KafkaPublisher : public Publisher {
   UvHandle<uv_timer_t> poll_timer_;  // librdkafka's own timers (retries, timeouts) between wakes
   NextTurn connected_turn_;
   std::string fatal_;  // a fatal error said by on_error, handled at the end of the poll
+  std::mutex log_mutex_;
+  std::string last_log_;  // librdkafka's last warning (from its threads), said with a failure
 };
 
 }  // namespace pgep

@@ -481,3 +481,49 @@ bridge_channels = events->queue:jobs, other->topic:x
   CHECK(has_error(bad, "bridge_channels", "an SQS queue must be its URL"));
   CHECK(has_error(bad, "bridge_channels", "kind \"topic\" is not one an awssqs upstream accepts (expected queue (the queue's URL))"));
 }
+
+TEST_CASE("nats and kafka upstreams: their URIs, targets and options") {
+  auto good = load(R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.bus]
+kind = nats
+uri = tls://user:pw@nats.example.com
+bridge_channels = events->subject:events.in, wal2json->subject:cdc
+declare = true
+[upstream.log]
+kind = kafka
+uri = kafka://k1:9092, k2, [::1]:9093
+bridge_channels = wal2json->topic:cdc.rows_v1
+key = id
+properties = security.protocol=SASL_SSL; sasl.password=secret
+)");
+  INFO(messages(good));
+  REQUIRE(good.errors.empty());
+  CHECK(upstream(good, "bus")->kind == pgep::UpstreamKind::Nats);
+  CHECK(upstream(good, "bus")->bridges[0].kind == pgep::TargetKind::Subject);
+  CHECK(upstream(good, "log")->bridges[0].kind == pgep::TargetKind::KafkaTopic);
+  std::string error;
+  CHECK(pgep::kafka_bootstrap_servers(upstream(good, "log")->uri, error) == "k1:9092,k2:9092,[::1]:9093");
+
+  auto bad = load(R"(
+[database]
+uri = postgresql://u@h/db
+[upstream.bus]
+kind = nats
+uri = nats://h
+bridge_channels = a->subject:events.*, b->subject:a..b, c->topic:x
+[upstream.log]
+kind = kafka
+uri = kafka://k1:99999
+bridge_channels = a->topic:bad/name
+key = partition
+)");
+  INFO(messages(bad));
+  CHECK(has_error(bad, "[upstream.bus] bridge_channels", "may not hold the wildcards * or >"));
+  CHECK(has_error(bad, "[upstream.bus] bridge_channels", "none of them empty"));
+  CHECK(has_error(bad, "[upstream.bus] bridge_channels", "kind \"topic\" is not one an nats upstream accepts (expected subject)"));
+  CHECK(has_error(bad, "[upstream.log] uri", "\"k1:99999\" is not host or host:port"));
+  CHECK(has_error(bad, "[upstream.log] bridge_channels", "a Kafka topic is 1 to 249 letters"));
+  CHECK(has_error(bad, "key", "expected routing_key, id or none"));
+}

@@ -66,3 +66,16 @@ TEST_CASE("a remote broker in clear text or without verification is warned of") 
                          "bridge_channels = a->topic:a\n").empty());
   CHECK(warnings_for(db, kLocalRedis).empty());
 }
+
+TEST_CASE("a Kafka cluster is warned of when a broker is remote and security.protocol is not TLS") {
+  const std::string db = "postgresql://localhost/app";
+  auto plain = warnings_for(db, "[upstream.k]\nkind = kafka\nuri = kafka://127.0.0.1:9092,kafka.example.com:9093\n"
+                                "bridge_channels = a->topic:t\n");
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0].find("upstream k (kafka.example.com) is not on this machine") == 0);
+  CHECK(plain[0].find("security.protocol=SSL or SASL_SSL") != std::string::npos);
+  CHECK(warnings_for(db, "[upstream.k]\nkind = kafka\nuri = kafka://kafka.example.com\nbridge_channels = a->topic:t\n"
+                         "properties = security.protocol=SASL_SSL; sasl.mechanisms=PLAIN\n").empty());
+  CHECK(warnings_for(db, "[upstream.k]\nkind = kafka\nuri = kafka://127.0.0.1:1,127.0.0.1:2,[::1]:3\n"
+                         "bridge_channels = a->topic:t\n").empty());
+}
