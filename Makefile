@@ -89,7 +89,7 @@ $(BUILD)/pgep-worker: $(call obj,$(WORKER_SRC)) $(LIB)
 bench-tools: $(BUILD)/pgep-bench-consumer $(BUILD)/pgep-bench-publisher
 
 $(BUILD)/pgep-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/clients.o $(BUILD)/obj/workers/http_client.o $(LIB)
-	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq -lcurl -luv
+	$(CXX) $(LDFLAGS) -o $@ $^ -lhiredis -lmosquitto -lrabbitmq -lcurl -luv -lnats
 
 $(BUILD)/pgep-unit: $(call obj,$(UNIT_SRC) $(WORKER_PURE_SRC)) $(SUPERVISOR_LIB) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(SUPERVISOR_LIBS) -lcrypto

@@ -6,6 +6,8 @@
 //   pgep-bench-consumer redis URI PATTERN COUNT    PSUBSCRIBE PATTERN
 //   pgep-bench-consumer mqtt  URI FILTER  COUNT    SUBSCRIBE FILTER at QoS 1
 //   pgep-bench-consumer amqp  URI KEY     COUNT    a queue of its own bound to amq.topic with KEY
+//   pgep-bench-consumer redis-stream URI STREAM COUNT   XREAD from the stream's end, the field body
+//   pgep-bench-consumer nats  URI SUBJECT COUNT    a core NATS subscription (the stream stores them too)
 //
 // Bodies it understands: a wal2json format 2 change whose row has the columns "id" (an integer,
 // the id counted) and "sent_us" (microseconds since the epoch, when the row was written), and
@@ -14,6 +16,7 @@
 #include <amqp.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
+#include <nats/nats.h>
 #include <time.h>
 
 #include <algorithm>
@@ -138,6 +141,53 @@ void consume_redis(const pgep::Uri& uri, const std::string& pattern, Tally& tall
   redisFree(redis);
 }
 
+void consume_redis_stream(const pgep::Uri& uri, const std::string& stream, Tally& tally, int idle_s) {
+  redisContext* redis = redisConnect(uri.host.c_str(), uri.port.value_or(6379));
+  if (!redis || redis->err) die("redis: cannot connect");
+  std::string last = "$";
+  ready();
+  while (!tally.done()) {
+    auto* reply = static_cast<redisReply*>(redisCommand(redis, "XREAD COUNT 1000 BLOCK %d STREAMS %s %s", idle_s * 1000,
+                                                        stream.c_str(), last.c_str()));
+    if (!reply) die("redis: connection lost");
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {  // nil: the idle timeout
+      freeReplyObject(reply);
+      break;
+    }
+    redisReply* entries = reply->element[0]->element[1];
+    for (size_t i = 0; i < entries->elements; ++i) {
+      redisReply* entry = entries->element[i];
+      last.assign(entry->element[0]->str, entry->element[0]->len);
+      redisReply* fields = entry->element[1];
+      for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "body") {
+          tally.add(std::string_view(fields->element[f + 1]->str, fields->element[f + 1]->len));
+        }
+      }
+    }
+    freeReplyObject(reply);
+  }
+  redisFree(redis);
+}
+
+void consume_nats(const std::string& url, const std::string& subject, Tally& tally, int idle_s) {
+  natsConnection* connection = nullptr;
+  natsSubscription* subscription = nullptr;
+  if (natsConnection_ConnectTo(&connection, url.c_str()) != NATS_OK) die("nats: cannot connect");
+  if (natsConnection_SubscribeSync(&subscription, connection, subject.c_str()) != NATS_OK) die("nats: SUB failed");
+  natsSubscription_SetPendingLimits(subscription, -1, -1);
+  natsConnection_Flush(connection);
+  ready();
+  while (!tally.done()) {
+    natsMsg* message = nullptr;
+    if (natsSubscription_NextMsg(&message, subscription, idle_s * 1000) != NATS_OK) break;  // the idle timeout
+    tally.add(std::string_view(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))));
+    natsMsg_Destroy(message);
+  }
+  natsSubscription_Destroy(subscription);
+  natsConnection_Destroy(connection);
+}
+
 struct MqttState {
   Tally* tally;
   bool subscribed = false;
@@ -202,7 +252,7 @@ void consume_amqp(const pgep::Uri& uri, const std::string& key, Tally& tally, in
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: pgep-bench-consumer redis|mqtt|amqp URI TARGET COUNT [IDLE_SECONDS]\n");
+    std::fprintf(stderr, "usage: pgep-bench-consumer redis|mqtt|amqp|redis-stream|nats URI TARGET COUNT [IDLE_SECONDS]\n");
     return 2;
   }
   std::string kind = argv[1], error;
@@ -217,6 +267,10 @@ int main(int argc, char** argv) {
     consume_mqtt(*uri, argv[3], tally, idle_s);
   } else if (kind == "amqp") {
     consume_amqp(*uri, argv[3], tally, idle_s);
+  } else if (kind == "redis-stream") {
+    consume_redis_stream(*uri, argv[3], tally, idle_s);
+  } else if (kind == "nats") {
+    consume_nats(argv[2], argv[3], tally, idle_s);
   } else {
     die("unknown kind " + kind);
   }
