@@ -41,8 +41,10 @@ std::string format_status(const std::string& json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(json).get(root)) return json;
+  std::string role = text(root, "role");
   std::string out = "pgep pid " + std::to_string(number(root, "pid")) + ": " +
-                    (flag(root, "stopping") ? "stopping" : flag(root, "ready") ? "ready" : "not ready") + "\n";
+                    (flag(root, "stopping") ? "stopping" : flag(root, "ready") ? "ready" : "not ready") +
+                    (role.empty() || role == "single" ? "" : ", " + role) + "\n";
   simdjson::dom::array bridges;
   if (!root["bridges"].get(bridges)) {
     for (simdjson::dom::element b : bridges) {

@@ -31,6 +31,8 @@ struct DaemonSettings {
   std::string state_directory;  // where the state files are, one per cluster, database and slot
   std::string state_file;       // one path for the state file instead (empty: in state_directory)
   uint64_t shutdown_timeout_ms = 0;
+  bool active_standby = true;     // take the advisory lock; forward only while holding it
+  uint64_t takeover_timeout_ms = 10000;
   std::map<std::string, std::string> values;  // every key as resolved, for printing
 };
 

@@ -238,6 +238,8 @@ class Loader {
     daemon.control_socket = v["control_socket"];
     daemon.state_file = v["state_file"];
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
+    daemon.active_standby = parse_bool(v["active_standby"]).value_or(true);
+    daemon.takeover_timeout_ms = parse_duration_ms(v["takeover_timeout"]).value_or(10000);
   }
 
   // Never in /tmp, where another user could take the name first (docs/security.md). systemd's

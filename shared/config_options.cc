@@ -31,6 +31,8 @@ constexpr OptionSpec kDaemon[] = {
     {"state_directory", ValueType::String, "", "a directory for the state files (empty: $STATE_DIRECTORY under systemd, /var/lib/pgep as root, else the XDG state directory)"},
     {"state_file", ValueType::String, "", "a path where the last confirmed WAL position is kept (empty: one per cluster, database and slot in state_directory)"},
     {"shutdown_timeout", ValueType::Duration, "10s", "a duration from 0s to 1h, such as 10s", 0, 3600 * 1000},
+    {"active_standby", ValueType::Bool, "true", "true (forward only while holding the database's lock for the slot: a second pgep stands by) or false"},
+    {"takeover_timeout", ValueType::Duration, "10s", "a duration from 2s to 10min: how long a frozen or cut-off active pgep keeps the lock", 2000, 600 * 1000},
 };
 
 constexpr OptionSpec kDatabase[] = {

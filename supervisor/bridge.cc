@@ -1,5 +1,7 @@
 #include "supervisor/bridge.h"
 
+#include <signal.h>
+
 #include "ipc/frame_codec.h"
 #include "shared/log.h"
 #include "shared/values.h"
@@ -112,6 +114,13 @@ BridgeSnapshot Bridge::snapshot() const {
   s.stalled = stalled_;
   s.last_error = worker_.last_error();
   return s;
+}
+
+void Bridge::abandon() {
+  if (!ledger_.empty()) ledger_.acknowledge(ledger_.entries().back().seq);
+  progress_ms_ = 0;
+  stalled_ = false;
+  worker_.restart(SIGKILL);
 }
 
 }  // namespace pgep

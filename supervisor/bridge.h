@@ -38,6 +38,9 @@ class Bridge : private WorkerProcess::Owner {
   Bridge& operator=(const Bridge&) = delete;
 
   void start() { worker_.start(); }
+  // This pgep stands by: what the ledger holds is dropped unpublished-for-sure and the worker
+  // is killed and started again empty, so that nothing it held is published from now on.
+  void abandon();
   // Records the event in the ledger and sends it on when the worker is ready; returns where
   // it went. One too large for the frame limit or the upstream's max_message_bytes is not
   // sent: it goes to the dead letters at once.

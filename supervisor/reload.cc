@@ -23,7 +23,7 @@ std::string Supervisor::unchangeable(const Config& next) const {
   check("[database] wal2json_params", config_.database.values.at("wal2json_params"),
         next.database.values.at("wal2json_params"));
   for (const char* key : {"control_socket", "metrics_listen", "state_directory", "state_file", "ledger_max_events", "ledger_max_bytes",
-                          "log_output", "pid_file"}) {
+                          "log_output", "pid_file", "active_standby", "takeover_timeout"}) {
     check(std::string("[pgep] ") + key, config_.daemon.values.at(key), next.daemon.values.at(key));
   }
   return changed.empty() ? "" : changed + " changed: that needs a restart of pgep";

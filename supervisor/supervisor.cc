@@ -27,6 +27,10 @@ Supervisor::Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::s
   soon_timer_.get()->data = this;
   deadline_timer_.get()->data = this;
   for (auto& [name, wanted] : plan_bridges(config_)) bridges_.push_back(make_bridge(name, wanted));
+  if (config_.daemon.active_standby) {
+    leadership_ = std::make_unique<Leadership>(loop_, config_.database.uri, config_.database.replication_slot,
+                                               config_.daemon.takeover_timeout_ms, *this);
+  }
   update_sources();
 }
 
@@ -50,7 +54,7 @@ void Supervisor::update_sources() {
     notify_ready_ = false;
   } else if (!notify_) {
     notify_ = std::make_unique<NotifySource>(loop_, config_.database.uri, channels, *this);
-    if (started_) notify_->start();
+    if (forwarding()) notify_->start();
   } else if (channels != notify_channels_) {
     notify_->set_channels(channels);
   }
@@ -59,7 +63,7 @@ void Supervisor::update_sources() {
     outbox_.reset();
   } else if (!outbox_) {
     outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, channels, *this);
-    if (started_) outbox_->start();
+    if (forwarding()) outbox_->start();
   } else {
     outbox_->set_channels(channels);
   }
@@ -70,7 +74,7 @@ void Supervisor::update_sources() {
   } else if (!wal_bridges_.empty() && !wal_) {
     wal_ = std::make_unique<WalSource>(loop_, config_.database,
                                        WalStateFile(config_.daemon.state_file, config_.daemon.state_directory), *this);
-    if (started_) wal_->start();
+    if (forwarding()) wal_->start();
   }
 }
 
@@ -87,7 +91,10 @@ int Supervisor::run() {
     return 1;
   }
   if (!config_.daemon.metrics_listen.empty()) {
-    metrics_ = std::make_unique<Metrics>(loop_, [this] { return metrics_text(snapshot()); }, [this] { return ready(); });
+    metrics_ = std::make_unique<Metrics>(loop_, [this] { return metrics_text(snapshot()); }, [this] {
+      if (!ready()) return std::string();
+      return std::string(leadership_ && !leadership_->active() ? "standby" : "ready");
+    });
     problem = metrics_->start(config_.daemon.metrics_listen);
     if (!problem.empty()) {
       log_error(problem);
@@ -103,11 +110,40 @@ int Supervisor::run() {
     if (self->shutting_down_) return;  // shutdown_timeout bounds the wait then
     for (auto& bridge : self->bridges_) bridge->check_stall();
   }, 1000, 1000);
+  if (leadership_) {
+    leadership_->start();  // the sources start once it holds the lock
+  } else {
+    start_sources();
+  }
+  uv_run(loop_, UV_RUN_DEFAULT);
+  return exit_status_;
+}
+
+void Supervisor::start_sources() {
   if (notify_) notify_->start();
   if (outbox_) outbox_->start();
   if (wal_) wal_->start();
-  uv_run(loop_, UV_RUN_DEFAULT);
-  return exit_status_;
+}
+
+void Supervisor::on_active() {
+  if (shutting_down_) return;
+  start_sources();
+}
+
+// Before anything else: no source reads on, and what the workers hold is dropped, not
+// published: the pgep that takes over reads it again from the slot and the outbox (nothing of
+// it was confirmed there). Notifications sent meanwhile are lost, as they are for any listener
+// that is not connected.
+void Supervisor::on_standby(const std::string&) {
+  notify_.reset();
+  outbox_.reset();
+  wal_.reset();
+  notify_ready_ = false;
+  wal_ready_ = false;
+  for (auto& bridge : bridges_) bridge->abandon();
+  for (auto& bridge : retired_) bridge->abandon();
+  if (shutting_down_) return stop_workers();
+  update_sources();  // made again, to start when this pgep holds the lock again
 }
 
 void Supervisor::watch_signal(UvHandle<uv_signal_t>& handle, int signal) {
@@ -258,6 +294,7 @@ void Supervisor::stop_workers() {
     wal_->send_status();  // the last position all bridges acknowledged
     wal_.reset();
   }
+  leadership_.reset();  // the lock goes: a standby may take over now
   for (auto& bridge : bridges_) bridge->worker().shutdown(kWorkerExitMs);
   for (auto& bridge : retired_) bridge->worker().shutdown(kWorkerExitMs);
   if (all_stopped()) finish();
@@ -276,6 +313,11 @@ void Supervisor::on_worker_stopped(Bridge&) {
 // Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker and is
 // not stalled.
 bool Supervisor::ready() const {
+  if (leadership_ && !leadership_->active()) {  // a standby is ready when its workers are
+    return !shutting_down_ && std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) {
+      return b->worker().broker_connected() && !b->stalled();
+    });
+  }
   if (shutting_down_ || (notify_ && !notify_ready_) || (wal_ && !wal_ready_)) return false;
   return std::all_of(bridges_.begin(), bridges_.end(),
                      [](const auto& b) { return b->worker().broker_connected() && !b->stalled(); });
@@ -284,6 +326,8 @@ bool Supervisor::ready() const {
 Snapshot Supervisor::snapshot() const {
   Snapshot s;
   s.pid = static_cast<uint64_t>(getpid());
+  s.role = !leadership_ ? "single" : leadership_->active() ? "active" : "standby";
+  s.takeovers = leadership_ ? leadership_->takeovers() : 0;
   s.ready = ready();
   s.stopping = shutting_down_;
   s.notify_listening = notify_ready_;

@@ -32,6 +32,7 @@
 #include "supervisor/bridge_plan.h"
 #include "supervisor/dead_letters.h"
 #include "supervisor/router.h"
+#include "supervisor/sources/leadership.h"
 #include "supervisor/sources/notify_source.h"
 #include "supervisor/sources/outbox_source.h"
 #include "supervisor/sources/wal_source.h"
@@ -43,7 +44,8 @@ class Supervisor : public NotifySource::Listener,
                    public WalSource::Listener,
                    public Bridge::Owner,
                    public DeadLetters::Listener,
-                   public Control::Handler {
+                   public Control::Handler,
+                   public Leadership::Listener {
  public:
   // `input` is where the configuration came from, read again on reload.
   Supervisor(uv_loop_t* loop, Config config, ConfigInput input, std::string worker_path);
@@ -70,6 +72,9 @@ class Supervisor : public NotifySource::Listener,
   void on_dead_letter(Bridge& bridge, ipc::Publish&& message, const std::string& error) override;
   // DeadLetters::Listener
   void on_dead_letter_written(const Ledger& ledger, uint64_t seq) override;
+  // Leadership::Listener
+  void on_active() override;
+  void on_standby(const std::string& why) override;
   // Control::Handler
   std::string control_status() override;
   std::string control_stop() override;
@@ -77,6 +82,9 @@ class Supervisor : public NotifySource::Listener,
   std::string control_reload() override;
 
   bool ready() const;
+  // Whether the sources are read: started, and active (holding the lock) or alone.
+  bool forwarding() const { return started_ && (!leadership_ || leadership_->active()); }
+  void start_sources();
   Snapshot snapshot() const;
   std::unique_ptr<Bridge> make_bridge(const std::string& name, const WantedBridge& wanted);
   void update_sources();
@@ -119,6 +127,7 @@ class Supervisor : public NotifySource::Listener,
   std::unique_ptr<NotifySource> notify_;
   std::unique_ptr<OutboxSource> outbox_;
   std::unique_ptr<WalSource> wal_;
+  std::unique_ptr<Leadership> leadership_;  // with active_standby
   DeadLetters dead_letters_;
   bool notify_ready_ = false;
   bool wal_ready_ = false;

@@ -235,9 +235,9 @@ void WorkerProcess::reconfigure(std::map<std::string, std::string> settings) {
   restart();
 }
 
-bool WorkerProcess::restart() {
+bool WorkerProcess::restart(int signal) {
   if (!process_ || state_ == State::Stopping || state_ == State::Stopped) return false;
-  if (uv_process_kill(process_.get(), SIGTERM) != 0) return false;  // it is exiting already
+  if (uv_process_kill(process_.get(), signal) != 0) return false;  // it is exiting already
   restart_requested_ = true;
   log_.info("restarting its worker");
   // A hung worker (its loop blocked) does not hear SIGTERM.

@@ -8,6 +8,7 @@
 // failure (a crash, a broken link) it logs, and restarts the worker; it never gives up.
 #pragma once
 
+#include <signal.h>
 #include <uv.h>
 
 #include <map>
@@ -55,7 +56,7 @@ class WorkerProcess : public Link::Handler {
   void shutdown(uint64_t deadline_ms);
   // Stops the worker; it is started again at once, and everything unacknowledged is resent.
   // False when there is no worker to restart (it is restarting, stopping or stopped).
-  bool restart();
+  bool restart(int signal = SIGTERM);
   // The same with new settings (a reload changed its upstream).
   void reconfigure(std::map<std::string, std::string> settings);
 

@@ -13,9 +13,9 @@ std::string http(const char* status, const char* type, const std::string& body) 
 
 }  // namespace
 
-Metrics::Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<bool()> ready)
+Metrics::Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<std::string()> health)
     : render_(std::move(render)),
-      ready_(std::move(ready)),
+      health_(std::move(health)),
       server_(loop, "\r\n\r\n", kMaxRequest, [this](const std::string& request) { return answer(request); }) {}
 
 std::string Metrics::start(const std::string& host_port) {
@@ -32,7 +32,9 @@ std::string Metrics::answer(const std::string& request) {
   if (method != "GET") return http("405 Method Not Allowed", "text/plain", "only GET\n");
   if (path == "/metrics") return http("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_());
   if (path == "/healthz") {
-    return ready_() ? http("200 OK", "text/plain", "ready\n") : http("503 Service Unavailable", "text/plain", "not ready\n");
+    std::string health = health_();
+    return health.empty() ? http("503 Service Unavailable", "text/plain", "not ready\n")
+                          : http("200 OK", "text/plain", health + "\n");
   }
   return http("404 Not Found", "text/plain", "try /metrics or /healthz\n");
 }

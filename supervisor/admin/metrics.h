@@ -14,15 +14,16 @@ namespace pgep {
 
 class Metrics {
  public:
-  // `render` gives the Prometheus text; `ready` the health.
-  Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<bool()> ready);
+  // `render` gives the Prometheus text; `health` the health: "ready", "standby" (healthy, not
+  // forwarding: another pgep holds the lock), or "" (not ready).
+  Metrics(uv_loop_t* loop, std::function<std::string()> render, std::function<std::string()> health);
   std::string start(const std::string& host_port);
 
  private:
   std::string answer(const std::string& request);
 
   std::function<std::string()> render_;
-  std::function<bool()> ready_;
+  std::function<std::string()> health_;
   RequestServer server_;
 };
 

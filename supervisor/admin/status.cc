@@ -55,7 +55,8 @@ std::string status_json(const Snapshot& snapshot) {
   for (const BridgeSnapshot& bridge : snapshot.bridges) bridges += (bridges.size() > 1 ? "," : "") + bridge_json(bridge);
   bridges += "]";
   JsonObject status;
-  status.add("ok", true).add("pid", snapshot.pid).add("ready", snapshot.ready);
+  status.add("ok", true).add("pid", snapshot.pid).add("role", snapshot.role).add("takeovers", snapshot.takeovers)
+      .add("ready", snapshot.ready);
   status.add("stopping", snapshot.stopping).add("notify_listening", snapshot.notify_listening).add_raw("bridges", bridges);
   if (const auto& r = snapshot.replication) {
     status.add_raw("replication", JsonObject()
@@ -79,6 +80,10 @@ std::string metrics_text(const Snapshot& snapshot) {
   };
   family("pgep_ready", "gauge", "1 when every LISTEN and START_REPLICATION succeeded and every worker has its broker");
   sample("pgep_ready", "", snapshot.ready ? 1 : 0);
+  family("pgep_active", "gauge", "1 while this pgep forwards (it holds the lock, or active_standby is off), 0 on standby");
+  sample("pgep_active", "", snapshot.role == "standby" ? 0 : 1);
+  family("pgep_takeovers_total", "counter", "Times this pgep took the lock and became active");
+  sample("pgep_takeovers_total", "", snapshot.takeovers);
   family("pgep_events_received_total", "counter", "Events read from PostgreSQL, by source");
   sample("pgep_events_received_total", "source=\"notify\"", snapshot.received.notify);
   sample("pgep_events_received_total", "source=\"wal\"", snapshot.received.wal);

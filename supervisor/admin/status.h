@@ -47,6 +47,8 @@ struct EventsReceived {
 
 struct Snapshot {
   uint64_t pid = 0;
+  std::string role = "active";  // "active", "standby" (another pgep holds the lock), "single" (active_standby off)
+  uint64_t takeovers = 0;       // times this pgep became active
   bool ready = false;
   bool stopping = false;
   bool notify_listening = false;

@@ -30,11 +30,23 @@ void PgConnection::connect(const std::string& uri, bool replication) {
 
 // Every connection notices a peer gone without a word: TCP keepalives after 10 s of silence
 // (the NOTIFY and outbox sessions mostly only read), and data the peer has not acknowledged
-// for 30 s fails the socket. Given before the URI, so the URI's own settings win.
+// for 30 s fails the socket (10 s on the server's side of a replication session). Given before
+// the URI, so the URI's own settings win.
 void PgConnection::start_connect(const std::string& hostaddr) {
-  std::vector<const char*> keywords = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                                       "tcp_user_timeout", "dbname", "fallback_application_name"};
-  std::vector<const char*> values = {"1", "10", "5", "3", "30000", uri_.c_str(), "pg-event-proxy"};
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  if (replication_) {
+    // The server's side too: the walsender of a pgep that is frozen (SIGSTOP, a paused VM) or
+    // cut off goes after 20 s without a reply, so that the pgep that takes over can stream the
+    // slot. pgep answers every keepalive at once and reports every 10 s even when paused.
+    keywords.push_back("options");
+    values.push_back("-c wal_sender_timeout=20000 -c tcp_user_timeout=10000");
+  }
+  for (const char* keyword : {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                              "tcp_user_timeout", "dbname", "fallback_application_name"}) {
+    keywords.push_back(keyword);
+  }
+  for (const char* value : {"1", "10", "5", "3", "30000", uri_.c_str(), "pg-event-proxy"}) values.push_back(value);
   if (replication_) {
     keywords.push_back("replication");
     values.push_back("database");

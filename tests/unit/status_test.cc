@@ -41,7 +41,7 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 TEST_CASE("the status JSON holds pgep's and every bridge's state") {
   std::string json = pgep::status_json(example());
-  CHECK(has(json, R"("ok":true,"pid":42,"ready":true,"stopping":false,"notify_listening":true)"));
+  CHECK(has(json, R"("ok":true,"pid":42,"role":"active","takeovers":0,"ready":true,"stopping":false,"notify_listening":true)"));
   CHECK(has(json, R"("name":"cache/wal2json->topic:\"q\"","state":"running","pid":43,"broker_connected":true)"));
   CHECK(has(json, R"("in_flight":2)"));
   CHECK(has(json, R"("restarts":3)"));

@@ -1,0 +1,160 @@
+"""Two pgeps with one configuration (issue 16): the one holding the database's advisory lock for
+the slot is active, the other stands by with its workers connected, and takes over when the
+active one is killed, frozen past takeover_timeout, or loses its lock session. Every row and
+durable message arrives; docs/ha.md says why two can never both forward."""
+import os
+import re
+import signal
+import time
+
+from brokers import RedisSubscriber, unique
+from conftest import wait_until
+from helpers import RowWriter, connect, row_ids, upstream
+
+TAKEOVER = "3s"
+
+
+def pair(wal, channel, subscriber_pattern, **daemon):
+    """The configuration both pgeps run: the slot to Redis, and a channel (NOTIFY and outbox)."""
+    daemon_text = f"takeover_timeout = {TAKEOVER}\n" + "".join(f"{k} = {v}\n" for k, v in daemon.items())
+    bridges = upstream("cache", "redis", f"wal2json->topic:{subscriber_pattern}.wal, {channel}->topic:{subscriber_pattern}.ev")
+    return wal.pgep(bridges, pgep=daemon_text, bridges=2)
+
+
+def send_durable(count, channel, first=0):
+    conn = connect()
+    with conn.cursor() as cur:
+        for i in range(first, first + count):
+            cur.execute("SELECT events.send_message(%s, %s, %s, true)", (channel, f"durable {i}", "k"))
+    conn.close()
+
+
+def role(pgep):
+    return pgep.status()["role"]
+
+
+def durable_bodies(sub):
+    return {b.decode() for c, b in list(sub.messages) if b".ev" in c and b.startswith(b"durable ")}
+
+
+def test_the_standby_takes_over_when_the_active_pgep_is_killed_and_nothing_is_lost(wal):
+    channel, prefix = unique("ha"), unique("ha")
+    sub = wal.redis(f"{prefix}*")
+    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
+    first.start()
+    first.wait_log(r"active: this pgep holds the lock")
+    second.start()
+    second.wait_log(r"standby: another pgep holds the lock")
+    assert (role(first), role(second)) == ("active", "standby")
+    wait_until(lambda: second.status()["ready"], 30, what="the standby ready: its workers connected to their brokers")
+    writer = RowWriter(wal.table, 2000, 20, pause=0.01).start()
+    send_durable(50, channel)
+    wait_until(lambda: writer.written >= 500, 60, what="500 rows written")
+    killed_at = time.monotonic()
+    first.kill()
+    second.wait_log(r"active: this pgep holds the lock", timeout=30)
+    took = time.monotonic() - killed_at
+    second.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
+    send_durable(50, channel, first=50)
+    writer.thread.join(120)
+    assert writer.error is None, writer.error
+    wait_until(lambda: set(row_ids(bodies(sub, ".wal"), wal.table)) == set(range(2000)), 90, what="every row")
+    wait_until(lambda: durable_bodies(sub) == {f"durable {i}" for i in range(100)}, 60, what="every durable message")
+    assert role(second) == "active" and second.status()["takeovers"] == 1
+    print(f"takeover after kill -9: {took:.2f} s")
+
+
+def bodies(sub, part):
+    """What arrived on the topics holding `part` (".wal": the WAL bridge's, ".ev": the channel's)."""
+    return [b for c, b in list(sub.messages) if part.encode() in c]
+
+
+def test_twenty_kills_alternating_between_two_pgeps_lose_no_row(wal):
+    channel, prefix = unique("ha20"), unique("ha20")
+    sub = wal.redis(f"{prefix}*")
+    pgeps = [pair(wal, channel, prefix), pair(wal, channel, prefix)]
+    pgeps[0].start()
+    pgeps[0].wait_log(r"active: this pgep holds the lock")
+    pgeps[1].start()
+    writer = RowWriter(wal.table, 4000, 20, pause=0.02).start()
+    send_durable(20, channel)
+    active = 0
+    for round_ in range(20):
+        standby = 1 - active
+        pgeps[standby].wait_log(r"standby: another pgep holds the lock|active: this pgep", timeout=30)
+        before = pgeps[standby].count(r"active: this pgep holds the lock")
+        pgeps[active].kill()
+        pgeps[standby].wait_log(r"active: this pgep holds the lock", count=before + 1, timeout=30)
+        send_durable(5, channel, first=20 + 5 * round_)
+        pgeps[active] = pair(wal, channel, prefix)  # again, as the standby now
+        pgeps[active].start(wait_ready=False)
+        active = standby
+    writer.thread.join(180)
+    assert writer.error is None, writer.error
+    wait_until(lambda: set(row_ids(bodies(sub, ".wal"), wal.table)) == set(range(4000)), 120, what="every row")
+    wait_until(lambda: durable_bodies(sub) == {f"durable {i}" for i in range(120)}, 60, what="every durable message")
+
+
+def test_a_frozen_active_pgep_stands_down_when_it_wakes_and_forwards_nothing_more(wal):
+    channel, prefix = unique("hafrz"), unique("hafrz")
+    sub = wal.redis(f"{prefix}*")
+    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
+    first.start()
+    first.wait_log(r"active: this pgep holds the lock")
+    second.start()
+    second.wait_log(r"standby: another pgep holds the lock")
+    writer = RowWriter(wal.table, 1500, 20, pause=0.01).start()
+    wait_until(lambda: writer.written >= 300, 60, what="300 rows written")
+    os.kill(first.proc.pid, signal.SIGSTOP)  # the supervisor only: its workers go on
+    try:
+        second.wait_log(r"active: this pgep holds the lock", timeout=30)
+        # The frozen pgep's walsender goes after wal_sender_timeout (20 s), then the WAL follows.
+        second.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=60)
+        mark = len(first.log_text())
+    finally:
+        os.kill(first.proc.pid, signal.SIGCONT)
+    first.wait_log(r"standby: the lease ran out|standby: its lock session was lost", since=mark, timeout=30)
+    after = first.log_text()[mark:]
+    assert "streaming the WAL" not in after and "listening on" not in after, after
+    writer.thread.join(120)
+    wait_until(lambda: set(row_ids(bodies(sub, ".wal"), wal.table)) == set(range(1500)), 90, what="every row")
+    assert role(first) == "standby" and role(second) == "active"
+
+
+def test_an_active_pgep_whose_lock_session_is_terminated_stands_down_at_once(wal):
+    channel, prefix = unique("haterm"), unique("haterm")
+    sub = wal.redis(f"{prefix}*")
+    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
+    first.start()
+    first.wait_log(r"active: this pgep holds the lock")
+    second.start()
+    second.wait_log(r"standby: another pgep holds the lock")
+    admin = connect()
+    with admin.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1885824368 AND granted")
+        holders = [row[0] for row in cur.fetchall()]
+        assert len(holders) >= 1
+        for pid in holders:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+    first.wait_log(r"standby: its lock session was lost", timeout=30)
+    wait_until(lambda: "active" in (role(first), role(second)), 30, what="one of them active again")
+    assert sorted([role(first), role(second)]) == ["active", "standby"]
+    writer = RowWriter(wal.table, 300, 20).start()
+    writer.thread.join(60)
+    wait_until(lambda: set(row_ids(bodies(sub, ".wal"), wal.table)) == set(range(300)), 60, what="every row")
+
+
+def test_active_standby_off_is_the_single_pgep_of_before():
+    from helpers import database
+    from pgep_process import PgepProcess
+    channel = unique("single")
+    config = "[pgep]\nactive_standby = false\n\n" + database() + upstream("cache", "redis", f"{channel}->topic:{channel}")
+    with PgepProcess(config, bridges=1) as pgep:
+        assert role(pgep) == "single"
+        assert not re.search(r"active: |standby: ", pgep.log_text())
+        sub = RedisSubscriber(f"{channel}*")
+        from brokers import notify
+        notify(channel, ["k|hello"])
+        assert [b for _, b in sub.wait(1)] == [b"hello"]
+        sub.close()
