@@ -101,7 +101,11 @@ class PgepProcess:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a pgep that never became ready must not outlive its test
+            self.kill()
+            raise
 
     def __exit__(self, *exc):
         self.kill()

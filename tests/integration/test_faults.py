@@ -13,6 +13,9 @@ from helpers import SERVICES, database, services, upstream
 from pgep_process import PgepProcess
 
 
+SINGLE = "[pgep]\nactive_standby = false\n\n"  # these test the sources' own fault handling
+
+
 class Producer(threading.Thread):
     """Sends `count` numbered notifications, `batch` per transaction, pausing between batches so
     that faults land while events flow."""
@@ -168,7 +171,9 @@ def test_postgres_restart_pgep_listens_again_by_itself():
         sub.wait(1)
         pg.close()
         services("stop", "postgres")
-        pgep.wait_log(r"NOTIFY connection lost")
+        # The NOTIFY session notices, or the lock session first (then pgep stands by until it
+        # has the lock again).
+        pgep.wait_log(r"NOTIFY connection lost|standby: its lock session was lost")
         services("start", "postgres")
         pgep.wait_log(r"listening on \d+ NOTIFY channel", count=2, timeout=60)
         pg = Postgres()
@@ -186,7 +191,7 @@ def test_a_half_open_notify_connection_is_noticed_and_pgep_listens_again():
     proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
     channel = unique("half")
     sub = RedisSubscriber(f"{channel}*")
-    config = f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
+    config = SINGLE + f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
         upstream("cache", "redis", f"{channel}->topic:{channel}")
     try:
         with PgepProcess(config, bridges=1) as pgep:
@@ -218,7 +223,7 @@ def test_a_database_host_name_is_resolved_by_pgep_and_a_name_that_does_not_resol
             assert sub.wait(1)[-1][1] == b"by name"
     finally:
         sub.close()
-    bad = f"[database]\nuri = postgresql://postgres@pgep-no-such-host.invalid:{port}/postgres\n\n" + \
+    bad = SINGLE + f"[database]\nuri = postgresql://postgres@pgep-no-such-host.invalid:{port}/postgres\n\n" + \
         upstream("cache", "redis", f"{channel}->topic:{channel}")
     pgep = PgepProcess(bad, bridges=1).start(wait_ready=False)
     try:
@@ -234,7 +239,7 @@ def test_a_database_that_accepts_and_says_nothing_is_given_up_after_15_s():
     proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
     proxy.freeze(new_too=True)
     channel = unique("mute")
-    config = f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
+    config = SINGLE + f"[database]\nuri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres\n\n" + \
         upstream("cache", "redis", f"{channel}->topic:{channel}")
     pgep = PgepProcess(config, bridges=1).start(wait_ready=False)
     try:
@@ -259,7 +264,8 @@ def test_half_open_outbox_and_wal_connections_are_noticed_and_pgep_goes_on(wal):
     durable = RedisSubscriber(f"{channel}*")
     uri = f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
     cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}, {channel}->topic:{channel}")
-    config = wal.config(cache).replace(f"uri = {os.environ['PGEP_PG_SOCKET_URI']}", f"uri = {uri}")
+    config = wal.config(cache, pgep="active_standby = false").replace(f"uri = {os.environ['PGEP_PG_SOCKET_URI']}",
+                                                                     f"uri = {uri}")
     pgep = PgepProcess(config, bridges=1).start()
     try:
         pgep.wait_log(r"streaming the WAL from slot")
