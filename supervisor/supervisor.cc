@@ -63,6 +63,7 @@ void Supervisor::update_sources() {
     outbox_.reset();
   } else if (!outbox_) {
     outbox_ = std::make_unique<OutboxSource>(loop_, config_.database.uri, channels, *this);
+    if (leadership_ && leadership_->active()) outbox_->set_guard(leadership_->holder_condition());
     if (forwarding()) outbox_->start();
   } else {
     outbox_->set_channels(channels);
@@ -127,6 +128,7 @@ void Supervisor::start_sources() {
 
 void Supervisor::on_active() {
   if (shutting_down_) return;
+  if (outbox_) outbox_->set_guard(leadership_->holder_condition());
   start_sources();
 }
 

@@ -66,6 +66,7 @@ void Leadership::answered(bool ok, const std::string& value, const std::string& 
         return;
       }
       renewed_ms_ = sent_ms_;
+      backend_pid_ = PQbackendPID(session_.conn());
       active_ = true;
       standby_said_ = false;
       ++takeovers_;
@@ -107,6 +108,11 @@ void Leadership::stand_down(const std::string& why) {
   active_ = false;
   log_warn("standby: " + why + "; stopped forwarding (another pgep may take over)");
   listener_.on_standby(why);
+}
+
+std::string Leadership::holder_condition() const {
+  return std::string("EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ") + kLockClass +
+         " AND objsubid = 2 AND granted AND pid = " + std::to_string(backend_pid_) + ")";
 }
 
 std::string Leadership::while_down() const { return "this pgep stands by until it has the lock again"; }

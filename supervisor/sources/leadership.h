@@ -44,6 +44,9 @@ class Leadership : private PgSession::Owner {
 
   void start() { session_.start(); }
   bool active() const { return active_; }
+  // SQL that is true only while this pgep's lock session holds the lock: the outbox's batch
+  // SELECT carries it, so rows are taken in the same statement that checks the lock.
+  std::string holder_condition() const;
   // How many times this pgep became active (for status and metrics).
   uint64_t takeovers() const { return takeovers_; }
 
@@ -70,6 +73,7 @@ class Leadership : private PgSession::Owner {
   Command command_ = Command::None;
   uint64_t sent_ms_ = 0;
   uint64_t renewed_ms_ = 0;  // when the last renewal that was answered was sent
+  int backend_pid_ = 0;      // the lock session's, once it holds the lock
   bool active_ = false;
   uint64_t takeovers_ = 0;
   bool standby_said_ = false;  // "standing by" is logged once per wait

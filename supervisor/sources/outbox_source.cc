@@ -222,7 +222,8 @@ void OutboxSource::next() {
     send("SELECT id, channel, message, taken FROM (SELECT id, channel, message, count(*) OVER () AS taken, "
          "sum(octet_length(message)) OVER (ORDER BY id) - octet_length(message) AS before FROM "
          "(SELECT id, channel, message FROM events.events WHERE id > " + std::to_string(cursor_) + " AND " +
-             channel_list() + " ORDER BY id LIMIT " + std::to_string(kBatchRows) + ") rows) batch WHERE before < " +
+             channel_list() + (guard_.empty() ? "" : " AND " + guard_) + " ORDER BY id LIMIT " +
+             std::to_string(kBatchRows) + ") rows) batch WHERE before < " +
              std::to_string(kBatchBytes) + " ORDER BY id",
          Command::Select);
   }

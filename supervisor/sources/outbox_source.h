@@ -41,6 +41,10 @@ class OutboxSource : private PgSession::Owner {
   OutboxSource(uv_loop_t* loop, std::string uri, std::vector<std::string> channels, Listener& listener);
 
   void start() { session_.start(); }
+  // An SQL condition every batch's SELECT must meet, or it takes no row: the active pgep's
+  // "my lock session still holds the lock" (Leadership::holder_condition), checked in the
+  // statement that takes the rows. Empty: none.
+  void set_guard(std::string condition) { guard_ = std::move(condition); }
   // A reload changed the channels some bridge reads.
   void set_channels(std::vector<std::string> channels);
   void pause();
@@ -58,6 +62,7 @@ class OutboxSource : private PgSession::Owner {
  private:
   // The command under way: one at a time on the session.
   enum class Command { None, Listen, Identify, CountUnrouted, Select, Delete, Ping };
+  std::string guard_;
 
   // PgSession::Owner
   void on_session_open() override;

@@ -121,7 +121,8 @@ def test_a_database_connection_reset_while_connecting_says_so():
     thread.start()
     channel = unique("reset")
     config = upstream("cache", "redis", f"{channel}->topic:{channel}")
-    env = {"PGPROXY_DATABASE-URI": f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/postgres"}
+    env = {"PGPROXY_DATABASE-URI": f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/postgres",
+           "PGPROXY_PGEP-ACTIVE_STANDBY": "false"}  # the sources' own sessions, not the lock's
     try:
         with PgepProcess(config, env=env, notify=False) as pgep:
             pgep.wait_log(r"NOTIFY connection failed: ")

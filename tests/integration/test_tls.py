@@ -123,5 +123,5 @@ def test_a_remote_peer_without_verification_is_warned_of_once(tmp_path):
                    env={**env, "PGPROXY_DATABASE-URI": remote_db + "&sslmode=verify-full"})
     assert "the database host" not in verified.stderr and "upstream bus" in verified.stderr
     with PgepProcess(config, env={"PGPROXY_DATABASE-URI": remote_db}, notify=False) as pgep:
-        pgep.wait_log(r"NOTIFY connection failed")
+        pgep.wait_log(r"(NOTIFY|lock) connection failed")
         assert pgep.count(r"warn: the database host 192\.0\.2\.1 is not on this machine") == 1
