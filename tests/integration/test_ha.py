@@ -158,3 +158,39 @@ def test_active_standby_off_is_the_single_pgep_of_before():
         notify(channel, ["k|hello"])
         assert [b for _, b in sub.wait(1)] == [b"hello"]
         sub.close()
+
+
+def test_an_active_pgep_cut_off_from_postgresql_stands_down_and_the_standby_takes_over(wal):
+    """A proxy between the active pgep and PostgreSQL freezes every session (their sockets stay
+    open, as behind a lost route): the active pgep's lease runs out and it stands down,
+    PostgreSQL ends its idle lock session, and the standby takes over; every row arrives."""
+    from pgep_process import PgepProcess
+    from tcp_proxy import TcpProxy
+    proxy = TcpProxy("127.0.0.1", os.environ["PGEP_PG_PORT"])
+    channel, prefix = unique("hacut"), unique("hacut")
+    sub = wal.redis(f"{prefix}*")
+    bridges = upstream("cache", "redis", f"wal2json->topic:{prefix}.wal, {channel}->topic:{prefix}.ev")
+    daemon = f"takeover_timeout = {TAKEOVER}\n"
+    behind = wal.config(bridges, pgep=daemon).replace(f"uri = {os.environ['PGEP_PG_SOCKET_URI']}",
+                                                       f"uri = postgresql://postgres@127.0.0.1:{proxy.port}/postgres")
+    first = PgepProcess(behind, bridges=2, notify=False)
+    second = pair(wal, channel, prefix)
+    try:
+        first.start()
+        first.wait_log(r"active: this pgep holds the lock")
+        first.wait_log(r"streaming the WAL from slot " + wal.slot)
+        second.start()
+        second.wait_log(r"standby: another pgep holds the lock")
+        writer = RowWriter(wal.table, 1500, 20, pause=0.01).start()
+        wait_until(lambda: writer.written >= 300, 60, what="300 rows written")
+        proxy.freeze()
+        first.wait_log(r"standby: the lease ran out|standby: its lock session was lost", timeout=30)
+        second.wait_log(r"active: this pgep holds the lock", timeout=30)
+        second.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=60)
+        writer.thread.join(120)
+        assert writer.error is None, writer.error
+        wait_until(lambda: set(row_ids(bodies(sub, ".wal"), wal.table)) == set(range(1500)), 90, what="every row")
+        assert role(second) == "active"
+    finally:
+        first.kill()
+        proxy.close()
