@@ -196,8 +196,12 @@ void WalSource::on_slot_checked(PGresult* result) {
                    format_lsn(*remembered_) + " (" + file + "): what was written since may be lost. "
                    "To start afresh on purpose, delete " + file);
     }
-    log_info("creating the replication slot " + slot_ + " (" + plugin_name_ + ")");
-    return send("CREATE_REPLICATION_SLOT " + slot_ + " LOGICAL " + plugin_name_, State::CreatingSlot);
+    // PostgreSQL 17 can keep a logical slot on a physical standby (sync_replication_slots), so
+    // that a promoted standby has it: only for a slot created with FAILOVER.
+    bool failover = PQserverVersion(session_.conn()) >= 170000;
+    log_info("creating the replication slot " + slot_ + " (" + plugin_name_ + (failover ? ", failover" : "") + ")");
+    return send("CREATE_REPLICATION_SLOT " + slot_ + " LOGICAL " + plugin_name_ + (failover ? " (FAILOVER)" : ""),
+                State::CreatingSlot);
   }
   std::string plugin = PQgetvalue(result, 0, 0);
   if (plugin != plugin_name_) {
