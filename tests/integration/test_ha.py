@@ -161,8 +161,8 @@ def test_active_standby_off_is_the_single_pgep_of_before():
 
 
 def test_an_active_pgep_cut_off_from_postgresql_stands_down_and_the_standby_takes_over(wal):
-    """A proxy between the active pgep and PostgreSQL freezes every session (their sockets stay
-    open, as behind a lost route): the active pgep's lease runs out and it stands down,
+    """A proxy between the active pgep and PostgreSQL freezes every session and every new one
+    (their sockets stay open, as behind a lost route): the active pgep's lease runs out and it stands down,
     PostgreSQL ends its idle lock session, and the standby takes over; every row arrives."""
     from pgep_process import PgepProcess
     from tcp_proxy import TcpProxy
@@ -183,7 +183,7 @@ def test_an_active_pgep_cut_off_from_postgresql_stands_down_and_the_standby_take
         second.wait_log(r"standby: another pgep holds the lock")
         writer = RowWriter(wal.table, 1500, 20, pause=0.01).start()
         wait_until(lambda: writer.written >= 300, 60, what="300 rows written")
-        proxy.freeze()
+        proxy.freeze(new_too=True)  # a cut: no new connection gets through either
         first.wait_log(r"standby: the lease ran out|standby: its lock session was lost", timeout=30)
         second.wait_log(r"active: this pgep holds the lock", timeout=30)
         second.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=60)
