@@ -144,7 +144,12 @@ void Supervisor::on_standby(const std::string&) {
   wal_ready_ = false;
   for (auto& bridge : bridges_) bridge->abandon();
   for (auto& bridge : retired_) bridge->abandon();
-  if (shutting_down_) return stop_workers();
+  if (shutting_down_) {
+    // Nothing is left to confirm. From the loop, not from inside the lock session's callback:
+    // stop_workers() frees the Leadership this call comes from.
+    uv_timer_start(soon_timer_.get(), [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->stop_workers(); }, 0, 0);
+    return;
+  }
   update_sources();  // made again, to start when this pgep holds the lock again
 }
 
