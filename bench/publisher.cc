@@ -44,44 +44,47 @@ std::string body(uint64_t id) {
          "\"},{\"name\":\"amount\",\"value\":1.25},{\"name\":\"at\",\"value\":\"2026-11-28 07:00:00.000000+00\"}]}";
 }
 
-uint64_t publish_redis(const pgep::Uri& uri, const std::string& channel, uint64_t count, uint64_t window) {
-  redisContext* redis = redisConnect(uri.host.c_str(), uri.port.value_or(6379));
-  if (!redis || redis->err) die("redis: cannot connect");
+// Commands pipelined, at most `window` unanswered; `append(n)` queues the n-th.
+uint64_t pipeline(redisContext* redis, uint64_t count, uint64_t window, const std::function<void(uint64_t)>& append) {
   uint64_t sent = 0, confirmed = 0;
   while (confirmed < count) {
-    while (sent < count && sent - confirmed < window) {
-      std::string text = body(sent++);
-      const char* argv[] = {"PUBLISH", channel.data(), text.data()};
-      size_t lengths[] = {7, channel.size(), text.size()};
-      redisAppendCommandArgv(redis, 3, argv, lengths);
-    }
+    while (sent < count && sent - confirmed < window) append(sent++);
     void* reply = nullptr;
     if (redisGetReply(redis, &reply) != REDIS_OK) die("redis: connection lost");
     freeReplyObject(reply);
     ++confirmed;
   }
+  return confirmed;
+}
+
+redisContext* connect_redis(const pgep::Uri& uri) {
+  redisContext* redis = redisConnect(uri.host.c_str(), uri.port.value_or(6379));
+  if (!redis || redis->err) die("redis: cannot connect");
+  return redis;
+}
+
+uint64_t publish_redis(const pgep::Uri& uri, const std::string& channel, uint64_t count, uint64_t window) {
+  redisContext* redis = connect_redis(uri);
+  uint64_t confirmed = pipeline(redis, count, window, [&](uint64_t n) {
+    std::string text = body(n);
+    const char* argv[] = {"PUBLISH", channel.data(), text.data()};
+    size_t lengths[] = {7, channel.size(), text.size()};
+    redisAppendCommandArgv(redis, 3, argv, lengths);
+  });
   redisFree(redis);
   return confirmed;
 }
 
 uint64_t publish_redis_stream(const pgep::Uri& uri, const std::string& stream, uint64_t count, uint64_t window) {
-  redisContext* redis = redisConnect(uri.host.c_str(), uri.port.value_or(6379));
-  if (!redis || redis->err) die("redis: cannot connect");
+  redisContext* redis = connect_redis(uri);
   freeReplyObject(redisCommand(redis, "DEL %s", stream.c_str()));
-  uint64_t sent = 0, confirmed = 0;
-  while (confirmed < count) {
-    while (sent < count && sent - confirmed < window) {
-      std::string id = std::to_string(sent);
-      std::string text = body(sent++);
-      const char* argv[] = {"XADD", stream.data(), "*", "id", id.data(), "body", text.data()};
-      size_t lengths[] = {4, stream.size(), 1, 2, id.size(), 4, text.size()};
-      redisAppendCommandArgv(redis, 7, argv, lengths);
-    }
-    void* reply = nullptr;
-    if (redisGetReply(redis, &reply) != REDIS_OK) die("redis: connection lost");
-    freeReplyObject(reply);
-    ++confirmed;
-  }
+  uint64_t confirmed = pipeline(redis, count, window, [&](uint64_t n) {
+    std::string id = std::to_string(n);
+    std::string text = body(n);
+    const char* argv[] = {"XADD", stream.data(), "*", "id", id.data(), "body", text.data()};
+    size_t lengths[] = {4, stream.size(), 1, 2, id.size(), 4, text.size()};
+    redisAppendCommandArgv(redis, 7, argv, lengths);
+  });
   redisFree(redis);
   return confirmed;
 }

@@ -439,16 +439,7 @@ bool scheme_uses_tls(std::string_view scheme) {
 }
 
 std::vector<std::pair<std::string, std::string>> parse_header_list(std::string_view value) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  for (size_t start = 0; start < value.size();) {
-    size_t end = std::min(value.find(';', start), value.size());
-    std::string_view item = trim(value.substr(start, end - start));
-    start = end + 1;
-    size_t colon = item.find(':');
-    if (item.empty() || colon == std::string_view::npos) continue;
-    headers.emplace_back(std::string(trim(item.substr(0, colon))), std::string(trim(item.substr(colon + 1))));
-  }
-  return headers;
+  return split_pairs(value, ':');  // checked: every item has its ':'
 }
 
 std::string displayed_value(std::string_view key, std::string_view value) {

@@ -1,5 +1,6 @@
 #include "shared/values.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -30,6 +31,23 @@ std::string_view trim(std::string_view text) {
   while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
   while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
   return text.substr(begin, end - begin);
+}
+
+std::vector<std::pair<std::string, std::string>> split_pairs(std::string_view list, char separator) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (size_t start = 0; start < list.size();) {
+    size_t end = std::min(list.find(';', start), list.size());
+    std::string_view item = trim(list.substr(start, end - start));
+    start = end + 1;
+    if (item.empty()) continue;
+    size_t at = item.find(separator);
+    if (at == std::string_view::npos) {
+      pairs.emplace_back(std::string(item), "");
+    } else {
+      pairs.emplace_back(std::string(trim(item.substr(0, at))), std::string(trim(item.substr(at + 1))));
+    }
+  }
+  return pairs;
 }
 
 std::string to_lower(std::string_view text) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgep {
 
@@ -26,5 +28,10 @@ std::optional<uint64_t> parse_duration_ms(std::string_view text);
 std::string_view trim(std::string_view text);
 
 std::string to_lower(std::string_view text);
+
+// "name: value; name: value" (with `separator` ':') as (name, value) pairs, each part trimmed;
+// empty items skipped, an item without `separator` is (item, ""). HTTP headers, librdkafka
+// properties.
+std::vector<std::pair<std::string, std::string>> split_pairs(std::string_view list, char separator);
 
 }  // namespace pgep

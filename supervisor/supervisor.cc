@@ -320,12 +320,9 @@ void Supervisor::on_worker_stopped(Bridge&) {
 // Ready: every LISTEN and START_REPLICATION succeeded and every worker has its broker and is
 // not stalled.
 bool Supervisor::ready() const {
-  if (leadership_ && !leadership_->active()) {  // a standby is ready when its workers are
-    return !shutting_down_ && std::all_of(bridges_.begin(), bridges_.end(), [](const auto& b) {
-      return b->worker().broker_connected() && !b->stalled();
-    });
-  }
-  if (shutting_down_ || (notify_ && !notify_ready_) || (wal_ && !wal_ready_)) return false;
+  if (shutting_down_) return false;
+  bool standby = leadership_ && !leadership_->active();  // a standby is ready when its workers are
+  if (!standby && ((notify_ && !notify_ready_) || (wal_ && !wal_ready_))) return false;
   return std::all_of(bridges_.begin(), bridges_.end(),
                      [](const auto& b) { return b->worker().broker_connected() && !b->stalled(); });
 }

@@ -30,24 +30,6 @@ bool message_at_fault(rd_kafka_resp_err_t error) {
   }
 }
 
-// "name=value; name=value" as (name, value) pairs; white space around each part ignored.
-std::vector<std::pair<std::string, std::string>> parse_properties(std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = std::min(text.find(';', start), text.size());
-    std::string_view item = trim(text.substr(start, end - start));
-    start = end + 1;
-    size_t equals = item.find('=');
-    if (item.empty()) continue;
-    if (equals == std::string_view::npos) {
-      out.emplace_back(std::string(item), "");
-    } else {
-      out.emplace_back(std::string(trim(item.substr(0, equals))), std::string(trim(item.substr(equals + 1))));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 KafkaPublisher::KafkaPublisher(uv_loop_t* loop, const Settings& settings, PublisherListener& listener)
@@ -86,7 +68,7 @@ bool KafkaPublisher::make_producer(std::string& error) {
       {"linger.ms", "1"},
       {"client.id", "pgep"},
   };
-  for (auto& property : parse_properties(settings_.text("properties"))) properties.push_back(property);
+  for (auto& property : split_pairs(settings_.text("properties"), '=')) properties.push_back(property);
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), text, sizeof text) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);

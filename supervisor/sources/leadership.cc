@@ -57,8 +57,7 @@ void Leadership::answered(bool ok, const std::string& value, const std::string& 
       // until its connection dies (TCP keepalives), not takeover_timeout.
       if (!ok) log_warn("the lock session has no lease (" + error + "): a frozen active pgep keeps the lock until its connection dies");
       session_.ready();
-      return send(Command::TryLock, std::string("SELECT pg_try_advisory_lock(") + kLockClass +
-                                        ", hashtext(current_database() || '/' || '" + slot_ + "'))");
+      return try_lock();
     case Command::TryLock:
       if (value != "t") {
         if (!standby_said_) log_info("standby: another pgep holds the lock of slot " + slot_ + "; trying every second");
@@ -80,6 +79,11 @@ void Leadership::answered(bool ok, const std::string& value, const std::string& 
   }
 }
 
+void Leadership::try_lock() {
+  send(Command::TryLock, std::string("SELECT pg_try_advisory_lock(") + kLockClass +
+                             ", hashtext(current_database() || '/' || '" + slot_ + "'))");
+}
+
 void Leadership::on_tick() {
   uint64_t now = uv_now(loop_);
   if (active_ && now - renewed_ms_ >= takeover_ms_ * (100 - kMarginPercent) / 100) {
@@ -94,8 +98,7 @@ void Leadership::on_tick() {
   if (active_ && now - renewed_ms_ >= takeover_ms_ / 4) {
     send(Command::Renew, "SELECT 1");
   } else if (!active_) {
-    send(Command::TryLock, std::string("SELECT pg_try_advisory_lock(") + kLockClass +
-                               ", hashtext(current_database() || '/' || '" + slot_ + "'))");
+    try_lock();
   }
 }
 

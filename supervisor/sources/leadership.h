@@ -61,6 +61,7 @@ class Leadership : private PgSession::Owner {
 
   void on_tick();
   void send(Command command, const std::string& sql);
+  void try_lock();
   void answered(bool ok, const std::string& value, const std::string& error);
   void stand_down(const std::string& why);
 

@@ -17,12 +17,14 @@ SINGLE = "[pgep]\nactive_standby = false\n\n"  # these test the sources' own fau
 
 
 class Producer(threading.Thread):
-    """Sends `count` numbered notifications, `batch` per transaction, pausing between batches so
-    that faults land while events flow."""
+    """Sends `count` numbered notifications "KEY|i", `batch` per transaction, pausing between
+    batches so that faults land while events flow. With `keys` above 1 the key is KEY and i
+    modulo `keys` (k0, k1, ...)."""
 
-    def __init__(self, channel, count, batch=100, pause=0.01, key="k"):
+    def __init__(self, channel, count, batch=100, pause=0.01, key="k", keys=1):
         super().__init__(daemon=True)
         self.channel, self.count, self.batch, self.pause, self.key = channel, count, batch, pause, key
+        self.keys = keys
         self.sent = 0
         self.error = None
 
@@ -30,7 +32,7 @@ class Producer(threading.Thread):
         pg = Postgres()
         try:
             for start in range(0, self.count, self.batch):
-                pg.notify(self.channel, [f"{self.key}|{i}" for i in range(start, min(start + self.batch, self.count))],
+                pg.notify(self.channel, [f"{self.key_of(i)}|{i}" for i in range(start, min(start + self.batch, self.count))],
                           per_transaction=self.batch)
                 self.sent = min(start + self.batch, self.count)
                 time.sleep(self.pause)
@@ -38,6 +40,9 @@ class Producer(threading.Thread):
             self.error = e
         finally:
             pg.close()
+
+    def key_of(self, i):
+        return f"{self.key}{i % self.keys}" if self.keys > 1 else self.key
 
     def finish(self, timeout=120):
         self.join(timeout)

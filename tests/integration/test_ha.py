@@ -21,6 +21,17 @@ def pair(wal, channel, subscriber_pattern, **daemon):
     return wal.pgep(bridges, pgep=daemon_text, bridges=2)
 
 
+def start_pair(wal, channel, prefix):
+    """(subscriber, active pgep, standby pgep), both of the configuration `pair` gives."""
+    sub = wal.redis(f"{prefix}*")
+    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
+    first.start()
+    first.wait_log(r"active: this pgep holds the lock")
+    second.start()
+    second.wait_log(r"standby: another pgep holds the lock")
+    return sub, first, second
+
+
 def send_durable(count, channel, first=0):
     conn = connect()
     with conn.cursor() as cur:
@@ -39,12 +50,7 @@ def durable_bodies(sub):
 
 def test_the_standby_takes_over_when_the_active_pgep_is_killed_and_nothing_is_lost(wal):
     channel, prefix = unique("ha"), unique("ha")
-    sub = wal.redis(f"{prefix}*")
-    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
-    first.start()
-    first.wait_log(r"active: this pgep holds the lock")
-    second.start()
-    second.wait_log(r"standby: another pgep holds the lock")
+    sub, first, second = start_pair(wal, channel, prefix)
     assert (role(first), role(second)) == ("active", "standby")
     wait_until(lambda: second.status()["ready"], 30, what="the standby ready: its workers connected to their brokers")
     writer = RowWriter(wal.table, 2000, 20, pause=0.01).start()
@@ -97,12 +103,7 @@ def test_twenty_kills_alternating_between_two_pgeps_lose_no_row(wal):
 
 def test_a_frozen_active_pgep_stands_down_when_it_wakes_and_forwards_nothing_more(wal):
     channel, prefix = unique("hafrz"), unique("hafrz")
-    sub = wal.redis(f"{prefix}*")
-    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
-    first.start()
-    first.wait_log(r"active: this pgep holds the lock")
-    second.start()
-    second.wait_log(r"standby: another pgep holds the lock")
+    sub, first, second = start_pair(wal, channel, prefix)
     writer = RowWriter(wal.table, 1500, 20, pause=0.01).start()
     wait_until(lambda: writer.written >= 300, 60, what="300 rows written")
     os.kill(first.proc.pid, signal.SIGSTOP)  # the supervisor only: its workers go on
@@ -123,12 +124,7 @@ def test_a_frozen_active_pgep_stands_down_when_it_wakes_and_forwards_nothing_mor
 
 def test_an_active_pgep_whose_lock_session_is_terminated_stands_down_at_once(wal):
     channel, prefix = unique("haterm"), unique("haterm")
-    sub = wal.redis(f"{prefix}*")
-    first, second = pair(wal, channel, prefix), pair(wal, channel, prefix)
-    first.start()
-    first.wait_log(r"active: this pgep holds the lock")
-    second.start()
-    second.wait_log(r"standby: another pgep holds the lock")
+    sub, first, second = start_pair(wal, channel, prefix)
     admin = connect()
     with admin.cursor() as cur:
         cur.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1885824368 AND granted")

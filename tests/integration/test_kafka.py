@@ -4,15 +4,14 @@ packages no Kafka broker: these tests run against librdkafka's own mock cluster 
 the real Kafka protocol on loopback, with its fault injection."""
 import os
 import signal
-import threading
-import time
 from collections import defaultdict
 
-from brokers import Postgres, notify, unique
+from brokers import notify, unique
 from conftest import wait_until
 from helpers import database, upstream
 from kafka_mock import PRODUCE, KafkaMock, KafkaReader
 from pgep_process import PgepProcess
+from test_faults import Producer
 
 NOT_LEADER_FOR_PARTITION = 6
 
@@ -65,22 +64,6 @@ def test_each_event_with_its_key_and_headers_in_order_per_key():
         mock.close()
 
 
-class Flow(threading.Thread):
-    """NOTIFYs "k{i%5}|i" for i in range(count), 20 per transaction, while a fault happens."""
-
-    def __init__(self, channel, count):
-        super().__init__(daemon=True)
-        self.channel, self.count, self.sent = channel, count, 0
-
-    def run(self):
-        pg = Postgres()
-        for start in range(0, self.count, 20):
-            pg.notify(self.channel, [f"k{i % 5}|{i}" for i in range(start, start + 20)], per_transaction=20)
-            self.sent = start + 20
-            time.sleep(0.01)
-        pg.close()
-
-
 def faulty_run(fault, count=2000):
     mock = KafkaMock()
     channel = unique("kfault")
@@ -88,11 +71,11 @@ def faulty_run(fault, count=2000):
     reader = KafkaReader(mock, "flow")
     try:
         with PgepProcess(database() + kafka(mock, "log", f"{channel}->topic:flow", timeout="5s"), bridges=1) as pgep:
-            flow = Flow(channel, count)
+            flow = Producer(channel, count, batch=20, pause=0.01, keys=5)
             flow.start()
             wait_until(lambda: flow.sent >= count // 4, 30, what="a quarter of the events")
             fault(mock, pgep)
-            flow.join(60)
+            flow.finish(60)
             got = reader.read(count, timeout=120)
         assert_every_key_in_order(got, count)
         return got

@@ -2,13 +2,12 @@
 id, channel, key and body; the reply acknowledges. Unlike pub/sub, a stream keeps what it was
 given: a consumer that reads after pgep and Redis were restarted finds every event."""
 import os
-import signal
 
 import redis
 
 from brokers import notify, unique
 from conftest import wait_until
-from helpers import RowWriter, database, row_ids, services, upstream
+from helpers import database, row_ids, upstream
 from pgep_process import PgepProcess
 
 
@@ -64,21 +63,7 @@ def test_rows_survive_a_worker_kill_a_redis_restart_and_a_pgep_restart_with_no_g
     stream = unique("rows")
     bridge = upstream("log", "redis", f"wal2json->stream:{stream}", stream_per_key="false")
     r = client()
-    pgep = wal.start(bridge)
-    writer = RowWriter(wal.table, 3000, 20, pause=0.01).start()  # about 5 s of rows
-    wait_until(lambda: r.xlen(stream) >= 300, 60, what="300 entries")
-    for pid in pgep.worker_pids():
-        os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: writer.written >= 1000, 60, what="1000 rows written")
-    services("stop", "redis")
-    services("start", "redis")
-    pgep.wait_log(r"broker (lost|unreachable)")
-    wait_until(lambda: writer.written >= 2000, 60, what="2000 rows written")
-    assert writer.written < 3000, "the rows were all written before pgep's restart"
-    pgep.kill()
-    pgep = wal.start(bridge)
-    writer.thread.join(120)
-    assert writer.error is None, writer.error
+    wal.through_every_restart(bridge, "redis", started=lambda: r.xlen(stream) >= 300)
 
     # The consumer: reads the whole stream after the restarts; the id field drops duplicates.
     def rows():

@@ -1,7 +1,9 @@
 """The set-up every WAL test shares (the `wal` fixture in conftest.py): a fresh slot and table,
 the subscribers the test opens and the pgeps it starts; everything closed, stopped and the slot
 dropped afterwards."""
+import os
 import shutil
+import signal
 import tempfile
 
 from brokers import AmqpQueue, MqttSubscriber, RedisSubscriber, unique
@@ -53,6 +55,28 @@ class WalSetup:
         process = self.pgep(*upstreams, pgep=pgep, database_extra=database_extra, bridges=bridges).start()
         process.wait_log(r"streaming the WAL from slot " + self.slot)
         return process
+
+    def through_every_restart(self, bridge, service, started, count=3000):
+        """Writes `count` rows while, in turn, the pgep streaming to `bridge` loses its worker
+        (kill -9) once `started()`, scripts/services restarts `service`, and pgep itself is
+        killed and started again; returns when every row is written."""
+        from conftest import wait_until
+        from helpers import RowWriter, services
+        pgep = self.start(bridge)
+        writer = RowWriter(self.table, count, 20, pause=0.01).start()  # about 5 s of rows
+        wait_until(started, 60, what="the first rows at the broker")
+        for pid in pgep.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: writer.written >= count // 3, 60, what="a third of the rows written")
+        services("stop", service)
+        services("start", service)
+        pgep.wait_log(r"broker (lost|unreachable)")
+        wait_until(lambda: writer.written >= 2 * count // 3, 60, what="two thirds of the rows written")
+        assert writer.written < count, "the rows were all written before pgep's restart"
+        pgep.kill()
+        self.start(bridge)
+        writer.thread.join(120)
+        assert writer.error is None, writer.error
 
     def close(self):
         for close in reversed(self._closers):
