@@ -29,6 +29,9 @@ def test_xadd_carries_id_channel_key_and_body_per_key_or_in_one_trimmed_stream()
     with PgepProcess(config, bridges=2):
         notify(channel, ["a|x", "b|y", "|z"] + [f"a|n{i}" for i in range(997)])
         wait_until(lambda: r.xlen(f"{per_key}.a") == 998, 30, what=f"998 entries in {per_key}.a")
+        # The other bridge is a worker of its own: wait for its last entry too.
+        wait_until(lambda: entries(r, fixed)[-1:] and entries(r, fixed)[-1]["body"] == "n996", 30,
+                   what=f"the last event in {fixed}")
     first = entries(r, f"{per_key}.a")[0]
     assert first["channel"] == channel and first["key"] == "a" and first["body"] == "x" and first["id"]
     assert [e["body"] for e in entries(r, f"{per_key}.b")] == ["y"]
