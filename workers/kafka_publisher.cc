@@ -172,6 +172,12 @@ std::string KafkaPublisher::last_log_suffix() {
 
 void KafkaPublisher::on_error(rd_kafka_t* producer, int code, const char* reason, void* opaque) {
   auto* self = static_cast<KafkaPublisher*>(opaque);
+  // A refused login or certificate does not mend by librdkafka's retries, and would otherwise be
+  // heard only when a delivery times out (an idle bridge never): the broker is lost at once.
+  if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL) {
+    self->fatal_ = reason ? reason : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
+    return;
+  }
   if (code != RD_KAFKA_RESP_ERR__FATAL) return;  // librdkafka retries the others by itself
   char text[512];
   rd_kafka_fatal_error(producer, text, sizeof text);

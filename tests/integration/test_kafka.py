@@ -9,6 +9,7 @@ from collections import defaultdict
 from brokers import notify, unique
 from conftest import wait_until
 from helpers import database, upstream
+from kafka_gateway import KafkaGateway
 from kafka_mock import PRODUCE, KafkaMock, KafkaReader
 from pgep_process import PgepProcess
 from test_faults import Producer
@@ -108,3 +109,36 @@ def test_kill_9_of_the_worker_mid_window_loses_nothing():
         for pid in pgep.worker_pids():
             os.kill(pid, signal.SIGKILL)
     faulty_run(fault)
+
+
+def test_tls_and_sasl_properties_reach_librdkafka():
+    """`properties` turn on SASL_SSL: through kafka_gateway.py (TLS with the test CA, SASL/PLAIN)
+    every event arrives after a login; a wrong password, or a certificate from a CA the
+    properties do not name, is a clear error at once, even on an idle bridge."""
+    mock = KafkaMock()
+    mock.topic("secure")
+    gateway = KafkaGateway(mock, "pgep", "kafka-s3cret")
+    reader = KafkaReader(mock, "secure")
+
+    def secured(channel, password, ca=os.environ["PGEP_TLS_CA"]):
+        properties = (f"security.protocol=SASL_SSL; sasl.mechanisms=PLAIN; sasl.username=pgep; "
+                      f"sasl.password={password}" + (f"; ssl.ca.location={ca}" if ca else ""))
+        return database() + upstream("log", "kafka", f"{channel}->topic:secure", uri=gateway.uri,
+                                     properties=properties)
+    try:
+        with PgepProcess(secured(unique("kwrong"), "wrong-password"), bridges=1) as pgep:
+            pgep.wait_log(r"log/.*broker lost: .*SASL authentication error: Invalid username or password")
+            assert "wrong-password" not in pgep.log_text()
+        with PgepProcess(secured(unique("knoca"), "kafka-s3cret", ca=None), bridges=1) as pgep:
+            pgep.wait_log(r"log/.*broker lost: .*SSL handshake failed: .*certificate verify failed")
+        assert gateway.logins == 0 and gateway.refused > 0
+        channel = unique("ksecure")
+        with PgepProcess(secured(channel, "kafka-s3cret"), bridges=1) as pgep:
+            notify(channel, [f"k{i % 3}|{i}" for i in range(50)])
+            assert_every_key_in_order(reader.read(50), 50)
+            assert "kafka-s3cret" not in pgep.log_text()
+        assert gateway.logins > 0 and gateway.unauthenticated == 0
+    finally:
+        reader.close()
+        gateway.close()
+        mock.close()

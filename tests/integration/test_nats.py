@@ -8,6 +8,7 @@ from brokers import notify, unique
 from conftest import wait_until
 from helpers import database, row_ids, upstream
 from nats_client import NatsClient
+from nats_server import USER, NatsServer, NKey, operator_mode
 from pgep_process import PgepProcess
 
 
@@ -95,3 +96,64 @@ def test_rows_survive_a_worker_kill_a_nats_restart_and_a_pgep_restart_and_jetstr
     finally:
         client.delete_stream(stream)
         client.close()
+
+
+def stream_fills(server, uri, count=20, **options):
+    """pgep with a NATS upstream at `uri` (declare = true) sends `count` events; the server's
+    declared stream ends up holding them all. Returns pgep's log."""
+    channel, subject = unique("secure"), unique("sec")
+    bridge = upstream("bus", "nats", f"{channel}->subject:{subject}", uri=uri, declare="true", **options)
+    with PgepProcess(database() + bridge, bridges=1) as pgep:
+        notify(channel, [f"k|n{i}" for i in range(count)])
+        wait_until(lambda: server.stream_messages("PGEP_" + subject.upper()) == count, 30,
+                   what=f"{count} messages in the declared stream")
+        return pgep.log_text()
+
+
+def test_tls_with_the_test_ca_and_a_token(tmp_path):
+    server = NatsServer(str(tmp_path), 'authorization { token: "t0ken-of-pgep" }\n', tls=True)
+    try:
+        uri = f"tls://127.0.0.1:{server.port}"
+        log = stream_fills(server, uri, token="t0ken-of-pgep", tls_ca_file=os.environ["PGEP_TLS_CA"])
+        assert "t0ken-of-pgep" not in log
+        with PgepProcess(database() + upstream("bus", "nats", "c->subject:x", uri=uri, token="wrong",
+                                               tls_ca_file=os.environ["PGEP_TLS_CA"]), bridges=0) as pgep:
+            pgep.wait_log(r"connect to tls://127\.0\.0\.1:\d+ failed: .*(Authorization|authorization)")
+        # Without the test CA, the server's certificate is not trusted: a clear error.
+        with PgepProcess(database() + upstream("bus", "nats", "c->subject:x", uri=uri, token="t0ken-of-pgep"),
+                         bridges=0) as pgep:
+            pgep.wait_log(r"connect to tls://127\.0\.0\.1:\d+ failed: .*(SSL|certificate|verif)")
+    finally:
+        server.close()
+
+
+def test_an_nkey_user_signs_with_its_seed_file(tmp_path):
+    user = NKey(USER)
+    seed_file = tmp_path / "pgep.nk"
+    seed_file.write_text(user.seed + "\n")
+    server = NatsServer(str(tmp_path), f"authorization {{ users: [ {{ nkey: {user.public} }} ] }}\n")
+    try:
+        stream_fills(server, f"nats://127.0.0.1:{server.port}", nkey=user.public, nkey_seed_file=str(seed_file))
+        # Another user's seed does not sign for this public key.
+        seed_file.write_text(NKey(USER).seed + "\n")
+        with PgepProcess(database() + upstream("bus", "nats", "c->subject:x", uri=f"nats://127.0.0.1:{server.port}",
+                                               nkey=user.public, nkey_seed_file=str(seed_file)), bridges=0) as pgep:
+            pgep.wait_log(r"connect to nats://127\.0\.0\.1:\d+ failed: .*(Authorization|authorization)")
+    finally:
+        server.close()
+
+
+def test_a_credentials_file_under_an_operator(tmp_path):
+    settings, creds = operator_mode(str(tmp_path))
+    server = NatsServer(str(tmp_path), settings)
+    try:
+        uri = f"nats://127.0.0.1:{server.port}"
+        stream_fills(server, uri, credentials_file=creds)
+        # A user of an account this server's operator never signed is refused.
+        os.mkdir(tmp_path / "other")
+        _, stranger = operator_mode(str(tmp_path / "other"))
+        with PgepProcess(database() + upstream("bus", "nats", "c->subject:x", uri=uri, credentials_file=stranger),
+                         bridges=0) as pgep:
+            pgep.wait_log(r"connect to nats://127\.0\.0\.1:\d+ failed: .*(Authorization|authorization)")
+    finally:
+        server.close()
