@@ -30,6 +30,7 @@ struct DaemonSettings {
   std::string pid_file;
   std::string state_directory;  // where the state files are, one per cluster, database and slot
   std::string state_file;       // one path for the state file instead (empty: in state_directory)
+  std::string state_table;      // a table of the database for the state instead of a file (empty: a file)
   uint64_t shutdown_timeout_ms = 0;
   bool active_standby = true;     // take the advisory lock; forward only while holding it
   uint64_t takeover_timeout_ms = 10000;

@@ -237,6 +237,11 @@ class Loader {
     if (v["control_socket"].empty()) v["control_socket"] = default_control_socket(daemon.state_directory);
     daemon.control_socket = v["control_socket"];
     daemon.state_file = v["state_file"];
+    daemon.state_table = v["state_table"];
+    if (!daemon.state_file.empty() && !daemon.state_table.empty()) {
+      error("configuration", "[pgep] state_table", daemon.state_table, true,
+            "given with state_file; expected one place for the state: a file or a table, not both");
+    }
     daemon.shutdown_timeout_ms = parse_duration_ms(v["shutdown_timeout"]).value_or(0);
     daemon.active_standby = parse_bool(v["active_standby"]).value_or(true);
     daemon.takeover_timeout_ms = parse_duration_ms(v["takeover_timeout"]).value_or(10000);

@@ -30,6 +30,7 @@ constexpr OptionSpec kDaemon[] = {
     {"pid_file", ValueType::String, "", "a path for the pid file, or empty for none"},
     {"state_directory", ValueType::String, "", "a directory for the state files (empty: $STATE_DIRECTORY under systemd, /var/lib/pgep as root, else the XDG state directory)"},
     {"state_file", ValueType::String, "", "a path where the last confirmed WAL position is kept (empty: one per cluster, database and slot in state_directory)"},
+    {"state_table", ValueType::TableName, "", "empty (the state is in a file), or a table of the database, such as pgep_state or ops.pgep_state, of lower-case letters, digits and _, where the state is kept instead"},
     {"shutdown_timeout", ValueType::Duration, "10s", "a duration from 0s to 1h, such as 10s", 0, 3600 * 1000},
     {"active_standby", ValueType::Bool, "true", "true (forward only while holding the database's lock for the slot: a second pgep stands by) or false"},
     {"takeover_timeout", ValueType::Duration, "10s", "a duration from 2s to 10min: how long a frozen or cut-off active pgep keeps the lock", 2000, 600 * 1000},
@@ -345,6 +346,13 @@ std::string check_option(const OptionSpec& spec, std::string_view value, Upstrea
       return "";  // parsed, with its own messages, by the loader
     case ValueType::Identifier:
       return valid_slot_name(value) ? "" : "not a valid name";
+    case ValueType::TableName: {
+      size_t dot = value.find('.');
+      bool valid = value.empty() || (dot == std::string_view::npos ? valid_slot_name(value)
+                                                                  : valid_slot_name(value.substr(0, dot)) &&
+                                                                        valid_slot_name(value.substr(dot + 1)));
+      return valid ? "" : "not a valid table name";
+    }
     case ValueType::Wal2jsonParams: {
       std::string error;
       return parse_wal2json_params(value, error) ? "" : error;

@@ -26,6 +26,7 @@ enum class ValueType {
   BrokerUri,     // a URI whose scheme the upstream's kind accepts
   BridgeList,    // bridge_channels
   Identifier,    // a slot or publication name: lower-case letters, digits, _
+  TableName,     // empty, or an Identifier, optionally after a schema's: "pgep_state", "ops.pgep_state"
   Wal2jsonParams,
   HostPort,      // host:port to listen on
   HeaderList,    // HTTP headers "Name: value; Name: value"

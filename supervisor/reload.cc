@@ -22,7 +22,7 @@ std::string Supervisor::unchangeable(const Config& next) const {
   check("[database] replication_slot", config_.database.replication_slot, next.database.replication_slot);
   check("[database] wal2json_params", config_.database.values.at("wal2json_params"),
         next.database.values.at("wal2json_params"));
-  for (const char* key : {"control_socket", "metrics_listen", "state_directory", "state_file", "ledger_max_events", "ledger_max_bytes",
+  for (const char* key : {"control_socket", "metrics_listen", "state_directory", "state_file", "state_table", "ledger_max_events", "ledger_max_bytes",
                           "log_output", "pid_file", "active_standby", "takeover_timeout"}) {
     check(std::string("[pgep] ") + key, config_.daemon.values.at(key), next.daemon.values.at(key));
   }

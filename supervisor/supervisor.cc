@@ -7,6 +7,8 @@
 
 #include "shared/json_writer.h"
 #include "shared/log.h"
+#include "supervisor/sources/wal_state_file.h"
+#include "supervisor/sources/wal_state_table.h"
 
 namespace pgep {
 
@@ -73,10 +75,17 @@ void Supervisor::update_sources() {
     wal_.reset();
     wal_ready_ = false;
   } else if (!wal_bridges_.empty() && !wal_) {
-    wal_ = std::make_unique<WalSource>(loop_, config_.database,
-                                       WalStateFile(config_.daemon.state_file, config_.daemon.state_directory), *this);
+    wal_ = std::make_unique<WalSource>(loop_, config_.database, make_state_store(), *this);
     if (forwarding()) wal_->start();
   }
+}
+
+// Where the slot's state is kept: a file on this host, or a table of the database (state_table).
+std::unique_ptr<SlotStateStore> Supervisor::make_state_store() {
+  if (!config_.daemon.state_table.empty()) {
+    return std::make_unique<WalStateTable>(loop_, config_.database.uri, config_.daemon.state_table);
+  }
+  return std::make_unique<WalStateFile>(config_.daemon.state_file, config_.daemon.state_directory);
 }
 
 Supervisor::~Supervisor() = default;

@@ -88,6 +88,7 @@ class Supervisor : public NotifySource::Listener,
   Snapshot snapshot() const;
   std::unique_ptr<Bridge> make_bridge(const std::string& name, const WantedBridge& wanted);
   void update_sources();
+  std::unique_ptr<SlotStateStore> make_state_store();
   void update_backpressure();
   // reload.cc: read the configuration again and apply it; returns "" or why nothing changed.
   std::string reload();

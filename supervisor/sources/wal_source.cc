@@ -26,7 +26,7 @@ uint64_t now_ms() { return uv_hrtime() / 1000000; }
 
 }  // namespace
 
-WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener)
+WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::unique_ptr<SlotStateStore> state, Listener& listener)
     : slot_(database.replication_slot),
       plugin_(database.output_plugin),
       plugin_name_(plugin_ == OutputPlugin::Pgoutput ? "pgoutput" : "wal2json"),
@@ -35,7 +35,7 @@ WalSource::WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalState
       format_version_(wal2json_format_version(database.wal2json_params)),
       listener_(listener),
       session_(loop, "WAL replication", database.uri, /*replication=*/true, *this),
-      state_file_(std::move(state_file)),
+      state_store_(std::move(state)),
       status_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   status_timer_.get()->data = this;
   if (plugin_ == OutputPlugin::Pgoutput) {
@@ -52,16 +52,23 @@ void WalSource::on_identified(PGresult* result) {
   if (PQntuples(result) != 1 || PQnfields(result) < 4) return session_.fail("IDENTIFY_SYSTEM answered no row");
   SlotIdentity identity{PQgetvalue(result, 0, 0), PQgetvalue(result, 0, 3), slot_};
   uint32_t timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(result, 0, 1), nullptr, 10));
-  WalStateFile::Read read = state_file_.open(identity, timeline);
-  if (read.outcome == WalStateFile::Read::Outcome::Error) {
-    return fatal(read.error + ". pgep cannot tell whether the slot " + slot_ +
-                 " is the one it used; repair the file, or delete it to start afresh on purpose");
-  }
   ids_.set_prefix(event_id_prefix(identity.system_id, identity.database));
+  state_ = State::ReadingState;  // a file answers at once, a table when its session does
+  state_store_->open(identity, timeline, [this](const SlotStateStore::Read& read) {
+    if (state_ == State::ReadingState) on_state_read(read);
+  });
+}
+
+void WalSource::on_state_read(const SlotStateStore::Read& read) {
+  if (read.outcome == SlotStateStore::Read::Outcome::Unusable) return fatal(read.error);
+  if (read.outcome == SlotStateStore::Read::Outcome::Error) {
+    return fatal(read.error + ". pgep cannot tell whether the slot " + slot_ +
+                 " is the one it used; repair it, or " + state_store_->how_to_forget() + " to start afresh on purpose");
+  }
   remembered_.reset();
-  if (read.outcome == WalStateFile::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
+  if (read.outcome == SlotStateStore::Read::Outcome::Found) remembered_ = read.confirmed_lsn;
   if (!read.migrated_from.empty()) {
-    log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_file_.path());
+    log_info("the state file " + read.migrated_from + " (first format) was rewritten as " + state_store_->where());
   }
   if (!pgoutput_) return check_slot();
   pgoutput_->reset();  // a new connection: pgoutput describes its relations again
@@ -189,12 +196,12 @@ void WalSource::on_command_failed(PGresult* result) {
 // merely behind what pgep confirmed is normal (PostgreSQL does not persist every confirmation)
 // and only means duplicates.
 void WalSource::on_slot_checked(PGresult* result) {
-  const std::string& file = state_file_.path();
+  const std::string file = state_store_->where();
   if (PQntuples(result) == 0) {
     if (remembered_) {
       return fatal("the replication slot " + slot_ + " is gone, but pgep had confirmed up to " +
                    format_lsn(*remembered_) + " (" + file + "): what was written since may be lost. "
-                   "To start afresh on purpose, delete " + file);
+                   "To start afresh on purpose, " + state_store_->how_to_forget());
     }
     // PostgreSQL 17 can keep a logical slot on a physical standby (sync_replication_slots), so
     // that a promoted standby has it: only for a slot created with FAILOVER.
@@ -214,7 +221,7 @@ void WalSource::on_slot_checked(PGresult* result) {
   uint64_t restart = parse_lsn(PQgetvalue(result, 0, 3)).value_or(0);
   if (std::string(PQgetvalue(result, 0, 2)) == "lost") {
     return fatal("the replication slot " + slot_ + " is marked lost (wal_status): PostgreSQL removed WAL it "
-                 "needed, so events were lost. Drop the slot and delete " + file + " to start afresh");
+                 "needed, so events were lost. Drop the slot and " + state_store_->how_to_forget() + " to start afresh");
   }
   // The slot pgep used never starts after what pgep confirmed (the file is written first); a
   // slot created again starts where it was created.
@@ -222,7 +229,7 @@ void WalSource::on_slot_checked(PGresult* result) {
     return fatal("the replication slot " + slot_ + " starts at " + format_lsn(std::max(restart, confirmed)) +
                  ", after " + format_lsn(*remembered_) + " which pgep had confirmed (" + file +
                  "): it was dropped and created again, so what was written in between was never delivered. "
-                 "To start afresh on purpose, delete " + file);
+                 "To start afresh on purpose, " + state_store_->how_to_forget());
   }
   if (remembered_ && confirmed < *remembered_) {
     log_info("the replication slot " + slot_ + " is at " + format_lsn(confirmed) + ", behind " +
@@ -231,7 +238,7 @@ void WalSource::on_slot_checked(PGresult* result) {
   }
   tracker_.reset(confirmed);
   // Each bridge skips what it acknowledged (known here, or saved before a restart).
-  std::map<std::string, WalPosition> acknowledged = state_file_.saved_bridges();
+  std::map<std::string, WalPosition> acknowledged = state_store_->saved_bridges();
   for (const auto& [bridge, position] : progress_.acknowledged()) acknowledged[bridge] = position;
   progress_.resume(acknowledged, confirmed);
   remember(confirmed);
@@ -245,18 +252,20 @@ void WalSource::on_slot_created(PGresult* result) {
   start_replication();
 }
 
-// Writes the state file before PostgreSQL hears of `lsn`. A file that cannot be written is
-// logged (once per change of state) but does not hold the slot back: that would pin WAL on the
-// server for a check that only detects a vanished slot.
-void WalSource::remember(uint64_t lsn) {
-  bool ok = state_file_.save(lsn, progress_.acknowledged());
+// Keeps the position before PostgreSQL hears of it, and returns the one it may hear of now (a
+// table keeps it a moment later). A store that cannot be written is said once per change of
+// state, and does not hold the slot back (slot_state_store.h).
+uint64_t WalSource::remember(uint64_t lsn) {
+  uint64_t confirmable = state_store_->save(lsn, progress_.acknowledged());
+  bool ok = state_store_->error().empty();
   if (!ok && !state_write_failed_) {
-    log_error("cannot write the state file: " + state_file_.error() +
+    log_error("cannot keep the state: " + state_store_->error() +
               "; a slot that vanishes or is created again would go unnoticed");
   } else if (ok && state_write_failed_) {
-    log_info("the state file " + state_file_.path() + " is written again");
+    log_info(state_store_->where() + " is written again");
   }
   state_write_failed_ = !ok;
+  return confirmable;
 }
 
 void WalSource::start_replication() {
@@ -388,8 +397,7 @@ void WalSource::on_status_tick() {
 
 void WalSource::send_status(bool ask_reply) {
   if (state_ != State::Streaming || !session_.conn()) return;
-  uint64_t flush = tracker_.flush_lsn();
-  remember(flush);
+  uint64_t flush = remember(tracker_.flush_lsn());
   progress_moved_ = false;
   std::string update = standby_status_update(flush, postgres_now_us(), ask_reply);
   if (PQputCopyData(session_.conn(), update.data(), static_cast<int>(update.size())) != 1) {

@@ -28,7 +28,7 @@
 #include "supervisor/sources/pgoutput_decoder.h"
 #include "supervisor/sources/wal_protocol.h"
 #include "supervisor/sources/wal_record.h"
-#include "supervisor/sources/wal_state_file.h"
+#include "supervisor/sources/slot_state_store.h"
 
 namespace pgep {
 
@@ -50,9 +50,12 @@ class WalSource : private PgSession::Owner {
   };
 
   // `listener` must outlive this source.
-  WalSource(uv_loop_t* loop, const DatabaseSettings& database, WalStateFile state_file, Listener& listener);
+  WalSource(uv_loop_t* loop, const DatabaseSettings& database, std::unique_ptr<SlotStateStore> state, Listener& listener);
 
-  void start() { session_.start(); }
+  void start() {
+    state_store_->start();
+    session_.start();
+  }
   // Stops reading the stream (PostgreSQL keeps the WAL); `why` is logged unless empty.
   void pause(const std::string& why = "a bridge's ledger is full");
   void resume();
@@ -76,7 +79,7 @@ class WalSource : private PgSession::Owner {
 
  private:
   enum class State {
-    Down, Identifying, CheckingPublication, CreatingPublication, ReadingTypes, CheckingSlot, CreatingSlot, Starting,
+    Down, Identifying, ReadingState, CheckingPublication, CreatingPublication, ReadingTypes, CheckingSlot, CreatingSlot, Starting,
     Streaming, Fatal
   };
 
@@ -91,12 +94,13 @@ class WalSource : private PgSession::Owner {
   void on_result(PGresult* result);
   void on_command_failed(PGresult* result);
   void on_identified(PGresult* result);
+  void on_state_read(const SlotStateStore::Read& read);
   void on_publication_checked(PGresult* result);
   void read_types_or_check_slot();
   void on_types_read(PGresult* result);
   void check_slot();
   void on_slot_checked(PGresult* result);
-  void remember(uint64_t lsn);
+  uint64_t remember(uint64_t lsn);
   void on_slot_created(PGresult* result);
   void start_replication();
   std::string plugin_options() const;
@@ -119,7 +123,7 @@ class WalSource : private PgSession::Owner {
   std::vector<WalEvent> events_;               // what pgoutput_ made of the last message
   Listener& listener_;
   PgSession session_;
-  WalStateFile state_file_;
+  std::unique_ptr<SlotStateStore> state_store_;
   std::optional<uint64_t> remembered_;  // what the state file held at connection
   bool state_write_failed_ = false;
   UvHandle<uv_timer_t> status_timer_;

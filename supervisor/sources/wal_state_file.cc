@@ -167,7 +167,7 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
   return state;
 }
 
-WalStateFile::Read WalStateFile::open(const SlotIdentity& identity, uint32_t timeline) {
+WalStateFile::Read WalStateFile::read_state(const SlotIdentity& identity, uint32_t timeline) {
   identity_ = identity;
   timeline_ = timeline;
   path_ = !explicit_path_.empty() ? explicit_path_
@@ -226,7 +226,7 @@ WalStateFile::Read WalStateFile::read_legacy(const std::string& legacy, bool is_
   read.confirmed_lsn = *lsn;
   read.migrated_from = legacy;
   saved_lsn_ = 0;
-  if (!save(*lsn)) {
+  if (!write_state(*lsn)) {
     read.outcome = Read::Outcome::Error;
     read.error = "the state file " + legacy + " could not be rewritten as " + path_ + ": " + error_;
     return read;
@@ -235,7 +235,14 @@ WalStateFile::Read WalStateFile::read_legacy(const std::string& legacy, bool is_
   return read;
 }
 
-bool WalStateFile::save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {
+// A file that cannot be written is said, but does not hold the slot back: that would pin WAL on
+// the server for a check that only detects a vanished slot.
+uint64_t WalStateFile::save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {
+  write_state(lsn, bridges);
+  return std::max(lsn, saved_lsn_);
+}
+
+bool WalStateFile::write_state(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {
   lsn = std::max(lsn, saved_lsn_);
   if ((lsn == saved_lsn_ && bridges == saved_bridges_) || path_.empty()) return true;
   SlotState state{identity_, timeline_, lsn, bridges};

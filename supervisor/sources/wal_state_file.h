@@ -16,17 +16,9 @@
 #include <string>
 
 #include "supervisor/sources/event_ids.h"
+#include "supervisor/sources/slot_state_store.h"
 
 namespace pgep {
-
-// Which slot a position belongs to, from IDENTIFY_SYSTEM and the configuration.
-struct SlotIdentity {
-  std::string system_id;
-  std::string database;
-  std::string slot;
-  bool operator==(const SlotIdentity&) const = default;
-  std::string describe() const;  // "system 7312..., database app, slot pg_event_proxy"
-};
 
 struct SlotState {
   SlotIdentity identity;
@@ -40,28 +32,27 @@ std::string format_slot_state(const SlotState& state);
 // nullopt with `error` set when the text is not a whole state file of this format.
 std::optional<SlotState> parse_slot_state(const std::string& text, std::string& error);
 
-class WalStateFile {
+class WalStateFile : public SlotStateStore {
  public:
   // `path`: the file, or empty for one named by the identity in `directory`.
   WalStateFile(std::string path, std::string directory) : explicit_path_(std::move(path)), directory_(std::move(directory)) {}
 
-  struct Read {
-    enum class Outcome { Absent, Found, Error } outcome = Outcome::Absent;
-    uint64_t confirmed_lsn = 0;  // Found
-    std::string error;           // Error: what is wrong, naming the file
-    std::string migrated_from;   // Found in a file of the first format (then rewritten)
-  };
   // Fixes the file for this identity and reads what it remembers.
-  Read open(const SlotIdentity& identity, uint32_t timeline);
+  Read read_state(const SlotIdentity& identity, uint32_t timeline);
   // Writes `lsn` (never below what the file holds) and the bridges' positions durably, if
   // either changed. False (and `error()`) when the write failed.
-  bool save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges = {});
+  bool write_state(uint64_t lsn, const std::map<std::string, WalPosition>& bridges = {});
+
+  // SlotStateStore: the same, synchronous.
+  void open(const SlotIdentity& identity, uint32_t timeline, Opened done) override { done(read_state(identity, timeline)); }
+  uint64_t save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) override;
+  const std::map<std::string, WalPosition>& saved_bridges() const override { return saved_bridges_; }
+  const std::string& error() const override { return error_; }
+  std::string where() const override { return path_; }
+  std::string how_to_forget() const override { return "delete " + path_; }
 
   const std::string& path() const { return path_; }
   uint64_t saved_lsn() const { return saved_lsn_; }
-  // Each bridge's position as the file holds it (read by open, then as last saved).
-  const std::map<std::string, WalPosition>& saved_bridges() const { return saved_bridges_; }
-  const std::string& error() const { return error_; }
 
  private:
   Read read_legacy(const std::string& legacy, bool is_explicit);

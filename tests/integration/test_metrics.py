@@ -120,3 +120,31 @@ def test_idle_connections_are_closed_and_capped_and_a_port_alone_is_on_loopback(
         assert get(port, "/healthz")[0] == 200
         for s in idle:
             s.close()
+
+
+def test_the_roles_of_a_pair_in_metrics_and_healthz():
+    """Two pgeps of one configuration (issue 16): the active one says pgep_active 1 and /healthz
+    200 ready; the standby pgep_active 0 and 200 standby (healthy, and said apart)."""
+    channel, slot = unique("metha"), unique("methaslot")
+    ports = [free_port(), free_port()]
+
+    def config(port):
+        return f"[pgep]\nmetrics_listen = 127.0.0.1:{port}\n\n" + database(slot=slot) + \
+            upstream("cache", "redis", f"{channel}->topic:{channel}")
+    try:
+        with PgepProcess(config(ports[0]), bridges=1) as active:
+            active.wait_log(r"active: this pgep holds the lock")
+            with PgepProcess(config(ports[1]), bridges=1, notify=False) as standby:
+                standby.wait_log(r"standby: another pgep holds the lock")
+                wait_until(lambda: get(ports[1], "/healthz") == (200, "standby\n"), 30, what="/healthz: standby")
+                assert get(ports[0], "/healthz") == (200, "ready\n")
+                values = [samples(get(port, "/metrics")[1]) for port in ports]
+                assert [v[("pgep_active", ())] for v in values] == [1, 0]
+                assert [v[("pgep_takeovers_total", ())] for v in values] == [1, 0]
+                active.kill()
+                wait_until(lambda: samples(get(ports[1], "/metrics")[1])[("pgep_active", ())] == 1, 30,
+                           what="the standby active")
+                wait_until(lambda: get(ports[1], "/healthz") == (200, "ready\n"), 30, what="/healthz: ready")
+                assert samples(get(ports[1], "/metrics")[1])[("pgep_takeovers_total", ())] == 1
+    finally:
+        drop_slot(slot)

@@ -321,6 +321,18 @@ tls_ca_file = /nonexistent.pem
   CHECK(has_error(missing, "tls_ca_file", "cannot be read"));
 }
 
+TEST_CASE("state_table: a table name, and not with state_file") {
+  const std::string rest = "[database]\nuri = postgresql://a@b/c\n[upstream.r]\nkind = redis\nuri = redis://h\n"
+                           "bridge_channels = a->topic:b\n";
+  auto plain = load("[pgep]\nstate_table = ops.pgep_state\n" + rest);
+  REQUIRE(plain.ok());
+  CHECK(plain.config.daemon.state_table == "ops.pgep_state");
+  CHECK(has_error(load("[pgep]\nstate_table = Pgep-State\n" + rest), "state_table", "not a valid table name"));
+  CHECK(has_error(load("[pgep]\nstate_table = a.b.c\n" + rest), "state_table", "not a valid table name"));
+  CHECK(has_error(load("[pgep]\nstate_table = t\nstate_file = /var/lib/x.state\n" + rest), "state_table",
+                  "a file or a table, not both"));
+}
+
 TEST_CASE("redis URIs: database number, no TLS") {
   auto bad_db = load("[database]\nuri = postgresql://a@b/c\n[upstream.r]\nkind = redis\n"
                      "uri = redis://h/zero\nbridge_channels = a->topic:b\n");

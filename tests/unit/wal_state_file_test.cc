@@ -70,14 +70,14 @@ TEST_CASE("a torn or edited state file is not whole") {
 TEST_CASE("each cluster, database and slot has its own state file in the directory") {
   TempDir dir;
   WalStateFile a("", dir.str()), b("", dir.str());
-  CHECK(a.open(kId, 1).outcome == Outcome::Absent);
-  CHECK(b.open({"9999", "app", "pg_event_proxy"}, 1).outcome == Outcome::Absent);
+  CHECK(a.read_state(kId, 1).outcome == Outcome::Absent);
+  CHECK(b.read_state({"9999", "app", "pg_event_proxy"}, 1).outcome == Outcome::Absent);
   CHECK(a.path() != b.path());
   CHECK(a.path() == dir.str() + "/7312345678901234567-app-pg_event_proxy.state");
-  REQUIRE(a.save(0x200));
-  REQUIRE(b.save(0x100));
+  REQUIRE(a.write_state(0x200));
+  REQUIRE(b.write_state(0x100));
   WalStateFile again("", dir.str());
-  auto read = again.open(kId, 1);
+  auto read = again.read_state(kId, 1);
   CHECK(read.outcome == Outcome::Found);
   CHECK(read.confirmed_lsn == 0x200);
   CHECK_FALSE(std::filesystem::exists(a.path() + ".tmp"));
@@ -86,21 +86,21 @@ TEST_CASE("each cluster, database and slot has its own state file in the directo
 TEST_CASE("the state file only moves forward") {
   TempDir dir;
   WalStateFile file("", dir.str());
-  file.open(kId, 1);
-  REQUIRE(file.save(0x300));
-  REQUIRE(file.save(0x200));  // a slot that went back after a PostgreSQL restart
+  file.read_state(kId, 1);
+  REQUIRE(file.write_state(0x300));
+  REQUIRE(file.write_state(0x200));  // a slot that went back after a PostgreSQL restart
   WalStateFile again("", dir.str());
-  CHECK(again.open(kId, 1).confirmed_lsn == 0x300);
+  CHECK(again.read_state(kId, 1).confirmed_lsn == 0x300);
 }
 
 TEST_CASE("a state file given by path that names another slot is an error naming both") {
   TempDir dir;
   std::string path = dir.str() + "/mine.state";
   WalStateFile first(path, "");
-  first.open(kId, 1);
-  REQUIRE(first.save(0x100));
+  first.read_state(kId, 1);
+  REQUIRE(first.write_state(0x100));
   WalStateFile other(path, "");
-  auto read = other.open({"42", "shop", "pg_event_proxy"}, 1);
+  auto read = other.read_state({"42", "shop", "pg_event_proxy"}, 1);
   CHECK(read.outcome == Outcome::Error);
   CHECK(read.error.find("belongs to system 7312345678901234567, database app") != std::string::npos);
   CHECK(read.error.find("connected to system 42, database shop") != std::string::npos);
@@ -109,12 +109,12 @@ TEST_CASE("a state file given by path that names another slot is an error naming
 TEST_CASE("an unreadable or torn state file is an error, not absent") {
   TempDir dir;
   WalStateFile file("", dir.str());
-  file.open(kId, 1);
-  REQUIRE(file.save(0x100));
+  file.read_state(kId, 1);
+  REQUIRE(file.write_state(0x100));
   std::string text = text_of(file.path());
   write_text(file.path(), text.substr(0, text.size() - 10));
   WalStateFile again("", dir.str());
-  auto read = again.open(kId, 1);
+  auto read = again.read_state(kId, 1);
   CHECK(read.outcome == Outcome::Error);
   CHECK(read.error.find("is not whole") != std::string::npos);
 }
@@ -123,24 +123,24 @@ TEST_CASE("a state file of the first format is read once and rewritten") {
   TempDir dir;
   write_text(dir.path / "pg_event_proxy.lsn", "0/16B3748\n");  // the old default, by slot name
   WalStateFile file("", dir.str());
-  auto read = file.open(kId, 1);
+  auto read = file.read_state(kId, 1);
   CHECK(read.outcome == Outcome::Found);
   CHECK(read.confirmed_lsn == 0x16B3748);
   CHECK(read.migrated_from == dir.str() + "/pg_event_proxy.lsn");
   CHECK_FALSE(std::filesystem::exists(dir.path / "pg_event_proxy.lsn"));
   WalStateFile again("", dir.str());
-  auto second = again.open(kId, 1);
+  auto second = again.read_state(kId, 1);
   CHECK(second.outcome == Outcome::Found);
   CHECK(second.migrated_from.empty());
 
   std::string given = dir.str() + "/given.lsn";  // a state_file path holding the first format
   write_text(given, "1/0\n");
   WalStateFile by_path(given, "");
-  auto migrated = by_path.open(kId, 1);
+  auto migrated = by_path.read_state(kId, 1);
   CHECK(migrated.confirmed_lsn == 0x100000000ULL);
   CHECK(text_of(given).find("format 2") != std::string::npos);
   write_text(given, "garbage\n");
-  CHECK(WalStateFile(given, "").open(kId, 1).outcome == Outcome::Error);
+  CHECK(WalStateFile(given, "").read_state(kId, 1).outcome == Outcome::Error);
 }
 
 TEST_CASE("a state file that cannot be written says why") {
@@ -148,8 +148,8 @@ TEST_CASE("a state file that cannot be written says why") {
   std::filesystem::create_directory(dir.path / "blocked");
   std::filesystem::create_directory(dir.path / "blocked" / "slot.state");  // rename onto a directory fails
   WalStateFile file((dir.path / "blocked" / "slot.state").string(), "");
-  file.open(kId, 1);
-  CHECK_FALSE(file.save(0x100));
+  file.read_state(kId, 1);
+  CHECK_FALSE(file.write_state(0x100));
   CHECK(file.error().find("cannot rename") != std::string::npos);
   CHECK(file.saved_lsn() == 0);
 }
