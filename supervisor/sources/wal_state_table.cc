@@ -16,6 +16,8 @@ namespace {
 // dropped and made again (save() is called at every status tick, so it is the clock).
 constexpr uint64_t kAnswerWithinMs = 30000;
 constexpr uint64_t kWalSegmentBytes = 16 << 20;  // PostgreSQL's default wal_segment_size
+// A write PostgreSQL refused (a privilege, a full disk) is tried again this often, not at every tick.
+constexpr uint64_t kRetryRefusedMs = 10000;
 
 // $4 is the state file's text, which names the identity too.
 constexpr const char* kUpsert =
@@ -115,6 +117,7 @@ void WalStateTable::next() {
 // kept by segments, so confirming less than one segment behind keeps no more of it.
 bool WalStateTable::worth_writing() const {
   if (identity_.slot.empty() || wanted_ == stored_) return false;
+  if (!error_.empty() && uv_now(loop_) - sent_ms_ < kRetryRefusedMs) return false;
   return wanted_.bridges != stored_.bridges || wanted_.lsn - stored_.lsn >= kWalSegmentBytes;
 }
 

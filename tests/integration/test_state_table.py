@@ -179,3 +179,41 @@ def test_a_table_the_role_may_not_create_is_a_clear_error_with_its_statement(wal
             except psycopg2.Error:
                 pass
         conn.close()
+
+
+def test_a_row_the_role_may_not_update_is_said_and_does_not_hold_the_slot_back(wal):
+    """A write PostgreSQL refuses is logged once, with PostgreSQL's reason, and the slot still
+    moves on: the check only detects a vanished slot, pinning WAL for it would be worse."""
+    role, table = unique("noupd"), unique("st")
+    conn = connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN REPLICATION")
+        cur.execute(f"CREATE TABLE {table} (system_id text NOT NULL, database text NOT NULL, slot text NOT NULL, "
+                    "state text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+                    "PRIMARY KEY (system_id, database, slot))")
+        cur.execute(f"GRANT SELECT, INSERT ON {table} TO {role}")  # no UPDATE: ON CONFLICT DO UPDATE is refused
+    cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}")
+    sub = wal.redis(f"{wal.table}*")
+    try:
+        pgep = on_another_host(wal, table, cache)
+        with open(pgep.config) as f:
+            config = f.read().replace("postgresql://postgres@", f"postgresql://{role}@")
+        with open(pgep.config, "w") as f:
+            f.write(config)
+        pgep.start()
+        pgep.wait_log(r"streaming the WAL from slot " + wal.slot)
+        first = slot_confirmed(wal.slot)
+        insert_rows(wal.conn, wal.table, 0, 100, 10)
+        wait_until(lambda: set(redis_row_ids(sub, wal.table)) == set(range(100)), 30, what="every row")
+        pgep.wait_log(rf"cannot keep the state: the state table {table} refused the write: "
+                      rf"permission denied for table {table}; a slot that vanishes or is created again would go "
+                      r"unnoticed")
+        wait_until(lambda: slot_confirmed(wal.slot) > first, 30, what="the slot moving on regardless")
+        assert pgep.count(r"cannot keep the state") == 1
+        assert pgep.proc.poll() is None
+    finally:
+        pgep.kill()
+        drop_table(table)
+        with conn.cursor() as cur:
+            cur.execute(f"DROP ROLE {role}")
+        conn.close()
