@@ -1,5 +1,6 @@
 #include "supervisor/sources/pg_connection.h"
 
+#include <cstring>
 #include <vector>
 
 namespace pgep {
@@ -8,6 +9,19 @@ std::string pg_result_error(const PGresult* result) {
   std::string message = result ? PQresultErrorMessage(result) : "no result";
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   return message;
+}
+
+std::string replication_options(const std::string& uri) {
+  // The server's side too: the walsender of a pgep that is frozen (SIGSTOP, a paused VM) or cut
+  // off goes after 20 s without a reply, so that the pgep that takes over can stream the slot.
+  // pgep answers every keepalive at once and reports every 10 s even when paused.
+  std::string options = "-c wal_sender_timeout=20000 -c tcp_user_timeout=10000";
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed(PQconninfoParse(uri.c_str(), nullptr),
+                                                                      &PQconninfoFree);
+  for (const PQconninfoOption* o = parsed.get(); o && o->keyword; ++o) {
+    if (std::strcmp(o->keyword, "options") == 0 && o->val && *o->val) options += std::string(" ") + o->val;
+  }
+  return options;
 }
 
 void PgConnection::connect(const std::string& uri, bool replication) {
@@ -31,25 +45,22 @@ void PgConnection::connect(const std::string& uri, bool replication) {
 // Every connection notices a peer gone without a word: TCP keepalives after 10 s of silence
 // (the NOTIFY and outbox sessions mostly only read), and data the peer has not acknowledged
 // for 30 s fails the socket (10 s on the server's side of a replication session). Given before
-// the URI, so the URI's own settings win.
+// the URI, so the URI's own settings win; but a replication session's `options` come after it,
+// with the URI's own appended (replication_options), or the URI's would drop pgep's.
 void PgConnection::start_connect(const std::string& hostaddr) {
   std::vector<const char*> keywords;
   std::vector<const char*> values;
-  if (replication_) {
-    // The server's side too: the walsender of a pgep that is frozen (SIGSTOP, a paused VM) or
-    // cut off goes after 20 s without a reply, so that the pgep that takes over can stream the
-    // slot. pgep answers every keepalive at once and reports every 10 s even when paused.
-    keywords.push_back("options");
-    values.push_back("-c wal_sender_timeout=20000 -c tcp_user_timeout=10000");
-  }
   for (const char* keyword : {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
                               "tcp_user_timeout", "dbname", "fallback_application_name"}) {
     keywords.push_back(keyword);
   }
   for (const char* value : {"1", "10", "5", "3", "30000", uri_.c_str(), "pg-event-proxy"}) values.push_back(value);
+  std::string options = replication_ ? replication_options(uri_) : "";
   if (replication_) {
     keywords.push_back("replication");
     values.push_back("database");
+    keywords.push_back("options");
+    values.push_back(options.c_str());
   }
   if (!hostaddr.empty()) {  // resolved off the loop; the names stay for TLS and .pgpass
     keywords.push_back("hostaddr");

@@ -18,6 +18,9 @@ namespace pgep {
 
 // A failed result's message, without libpq's trailing new line.
 std::string pg_result_error(const PGresult* result);
+// The server options of a replication session: pgep's timeouts (pg_connection.cc says why),
+// then the URI's own `options`, which therefore keep the last word on what they set.
+std::string replication_options(const std::string& uri);
 
 class PgConnection {
  public:
