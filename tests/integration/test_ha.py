@@ -10,6 +10,7 @@ import time
 from brokers import RedisSubscriber, unique
 from conftest import wait_until
 from helpers import RowWriter, connect, row_ids, upstream
+from pgep_process import PgepProcess
 
 TAKEOVER = "3s"
 
@@ -190,3 +191,35 @@ def test_an_active_pgep_cut_off_from_postgresql_stands_down_and_the_standby_take
     finally:
         first.kill()
         proxy.close()
+
+
+def test_a_uri_with_options_of_its_own_keeps_the_walsender_timeout_of_a_frozen_pgep(wal):
+    """pgep asks for wal_sender_timeout = 20 s on its replication session, so that the slot of a
+    frozen pgep is free for the one taking over; a URI with `options` of its own used to replace
+    that request, leaving PostgreSQL's 60 s."""
+    uri = os.environ["PGEP_PG_SOCKET_URI"]
+    text = wal.config(upstream("cache", "redis", "wal2json->topic:opts"))
+    text = text.replace(f"uri = {uri}\n", f"uri = {uri}?options=-c%20search_path%3Dpublic\n")
+    pgep = wal._keep(PgepProcess(text, bridges=1, notify=False), close=lambda: None)
+    pgep.start()
+    pgep.wait_log(r"streaming the WAL from slot " + wal.slot)
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (wal.slot,))
+            walsender = cur.fetchone()[0]
+
+        def walsender_gone():
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (walsender,))
+                return cur.fetchone()[0] == 0
+        os.kill(pgep.proc.pid, signal.SIGSTOP)
+        try:
+            frozen_at = time.monotonic()
+            wait_until(walsender_gone, 45, what="the frozen pgep's walsender gone after wal_sender_timeout (20 s)")
+            print(f"walsender gone {time.monotonic() - frozen_at:.1f} s after the freeze")
+        finally:
+            os.kill(pgep.proc.pid, signal.SIGCONT)
+    finally:
+        conn.close()
+        pgep.kill()
