@@ -262,7 +262,7 @@ uint64_t WalSource::remember(uint64_t lsn) {
     log_error("cannot keep the state: " + state_store_->error() +
               "; a slot that vanishes or is created again would go unnoticed");
   } else if (ok && state_write_failed_) {
-    log_info(state_store_->where() + " is written again");
+    log_info("the state is kept again (" + state_store_->where() + ")");
   }
   state_write_failed_ = !ok;
   return confirmable;
