@@ -39,8 +39,7 @@ KafkaPublisher::KafkaPublisher(uv_loop_t* loop, const Settings& settings, Publis
       topic_(settings.text(kSettingTarget)),
       channel_(settings.text(kSettingChannel)),
       key_(settings.text("key")),
-      poll_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }),
-      connected_turn_(loop, [this] { listener_.on_broker_connected(); }) {
+      poll_timer_([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }) {
   poll_timer_.get()->data = this;
 }
 
@@ -53,7 +52,8 @@ void KafkaPublisher::connect() {
     disconnect();
     return listener_.on_broker_lost(error);
   }
-  connected_turn_.request();
+  announced_ = false;
+  connect_started_ms_ = uv_now(loop_);
 }
 
 bool KafkaPublisher::make_producer(std::string& error) {
@@ -109,7 +109,22 @@ void KafkaPublisher::poll() {
   while (wake_pipe_[0] >= 0 && read(wake_pipe_[0], drained, sizeof drained) > 0) {
   }
   if (producer_) rd_kafka_poll(producer_, 0);  // delivery reports and errors, on this thread
-  if (!fatal_.empty()) lost(std::exchange(fatal_, ""));
+  if (!fatal_.empty()) return lost(std::exchange(fatal_, ""));
+  if (producer_ && !announced_) announce_when_reached();
+}
+
+// librdkafka connects by itself, later: the broker counts as connected once the cluster has
+// answered (its metadata names a controller), after any TLS and SASL handshake. Not before, so
+// that a broker that refuses pgep is never said to be connected.
+void KafkaPublisher::announce_when_reached() {
+  if (rd_kafka_controllerid(producer_, 0) != -1) {
+    announced_ = true;
+    return listener_.on_broker_connected();
+  }
+  uint64_t timeout = settings_.duration_ms("timeout");
+  if (uv_now(loop_) - connect_started_ms_ > timeout) {
+    lost("no broker answered within " + std::to_string(timeout / 1000) + " s" + last_log_suffix());
+  }
 }
 
 void KafkaPublisher::publish(const ipc::Publish& message) {
@@ -191,7 +206,6 @@ void KafkaPublisher::lost(const std::string& reason) {
 
 // Drops the producer at once: what it holds unconfirmed is published again by the next one.
 void KafkaPublisher::disconnect() {
-  connected_turn_.cancel();
   uv_timer_stop(poll_timer_.get());
   wake_ = UvHandle<uv_poll_t>();
   if (producer_) {

@@ -21,7 +21,6 @@
 #include <mutex>
 #include <string>
 
-#include "shared/next_turn.h"
 #include "shared/settings.h"
 #include "shared/uv_handle.h"
 #include "workers/publisher.h"
@@ -36,7 +35,6 @@ class KafkaPublisher : public Publisher {
   void connect() override;
   void publish(const ipc::Publish& message) override;
   void disconnect() override;
-  bool connected_means_reachable() const override { return false; }
 
  private:
   static void on_delivery(rd_kafka_t* producer, const rd_kafka_message_t* message, void* self);
@@ -45,6 +43,7 @@ class KafkaPublisher : public Publisher {
   std::string last_log_suffix();
   bool make_producer(std::string& error);
   void poll();
+  void announce_when_reached();
   void lost(const std::string& reason);
 
   uv_loop_t* loop_;
@@ -57,7 +56,8 @@ class KafkaPublisher : public Publisher {
   int wake_pipe_[2] = {-1, -1};  // librdkafka writes to [1] when its queue has something
   UvHandle<uv_poll_t> wake_;
   UvHandle<uv_timer_t> poll_timer_;  // librdkafka's own timers (retries, timeouts) between wakes
-  NextTurn connected_turn_;
+  bool announced_ = false;          // on_broker_connected said for this producer
+  uint64_t connect_started_ms_ = 0;
   std::string fatal_;  // a fatal error said by on_error, handled at the end of the poll
   std::mutex log_mutex_;
   std::string last_log_;  // librdkafka's last warning (from its threads), said with a failure

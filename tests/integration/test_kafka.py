@@ -126,11 +126,13 @@ def test_tls_and_sasl_properties_reach_librdkafka():
         return database() + upstream("log", "kafka", f"{channel}->topic:secure", uri=gateway.uri,
                                      properties=properties)
     try:
-        with PgepProcess(secured(unique("kwrong"), "wrong-password"), bridges=1) as pgep:
-            pgep.wait_log(r"log/.*broker lost: .*SASL authentication error: Invalid username or password")
-            assert "wrong-password" not in pgep.log_text()
-        with PgepProcess(secured(unique("knoca"), "kafka-s3cret", ca=None), bridges=1) as pgep:
-            pgep.wait_log(r"log/.*broker lost: .*SSL handshake failed: .*certificate verify failed")
+        # Refused: never said to be connected, only unreachable, with librdkafka's reason.
+        with PgepProcess(secured(unique("kwrong"), "wrong-password"), bridges=0) as pgep:
+            pgep.wait_log(r"log/.*broker unreachable: .*SASL authentication error: Invalid username or password")
+            assert "wrong-password" not in pgep.log_text() and "broker connected" not in pgep.log_text()
+        with PgepProcess(secured(unique("knoca"), "kafka-s3cret", ca=None), bridges=0) as pgep:
+            pgep.wait_log(r"log/.*broker unreachable: .*SSL handshake failed: .*certificate verify failed")
+            assert "broker connected" not in pgep.log_text()
         assert gateway.logins == 0 and gateway.refused > 0
         channel = unique("ksecure")
         with PgepProcess(secured(channel, "kafka-s3cret"), bridges=1) as pgep:
@@ -141,4 +143,25 @@ def test_tls_and_sasl_properties_reach_librdkafka():
     finally:
         reader.close()
         gateway.close()
+        mock.close()
+
+
+def test_a_cluster_down_at_start_is_unreachable_until_it_answers_and_then_gets_everything():
+    mock = KafkaMock()
+    mock.topic("late")
+    reader = KafkaReader(mock, "late")
+    channel = unique("klate")
+    try:
+        for broker in (1, 2, 3):
+            mock.command(f"down {broker}")
+        with PgepProcess(database() + kafka(mock, "log", f"{channel}->topic:late", timeout="2s"), bridges=0) as pgep:
+            pgep.wait_log(r"log/.*broker unreachable: no broker answered within 2 s")
+            assert "broker connected" not in pgep.log_text()
+            notify(channel, [f"k|{i}" for i in range(20)])  # they wait in the ledger
+            for broker in (1, 2, 3):
+                mock.command(f"up {broker}")
+            pgep.wait_log(r"log/.*broker connected", timeout=60)
+            assert sorted(int(m.value()) for m in reader.read(20)) == list(range(20))
+    finally:
+        reader.close()
         mock.close()
