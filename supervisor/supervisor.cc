@@ -85,7 +85,8 @@ std::unique_ptr<SlotStateStore> Supervisor::make_state_store() {
   if (!config_.daemon.state_table.empty()) {
     return std::make_unique<WalStateTable>(loop_, config_.database.uri, config_.daemon.state_table);
   }
-  return std::make_unique<WalStateFile>(config_.daemon.state_file, config_.daemon.state_directory);
+  return std::make_unique<WalStateFile>(config_.daemon.state_file, config_.daemon.state_directory,
+                                        /*alone=*/!config_.daemon.active_standby);
 }
 
 Supervisor::~Supervisor() = default;

@@ -52,6 +52,10 @@ class SlotStateStore {
   virtual std::string where() const = 0;
   // What an operator does to start afresh on purpose: "delete /var/lib/…", "delete its row: …".
   virtual std::string how_to_forget() const = 0;
+  // Whether every position confirmed to the slot was kept here first: then a slot that starts
+  // after what is kept was created again. Not so for a file on one host of a pair, whose
+  // other pgep confirms positions this file never sees.
+  virtual bool sees_every_confirmation() const = 0;
 };
 
 }  // namespace pgep

@@ -224,8 +224,15 @@ void WalSource::on_slot_checked(PGresult* result) {
                  "needed, so events were lost. Drop the slot and " + state_store_->how_to_forget() + " to start afresh");
   }
   // The slot pgep used never starts after what pgep confirmed (the file is written first); a
-  // slot created again starts where it was created.
-  if (remembered_ && (restart > *remembered_ || confirmed > *remembered_)) {
+  // slot created again starts where it was created. Unless another pgep of a pair streamed it
+  // meanwhile, which only a store both read (state_table) can tell apart.
+  bool ahead = remembered_ && (restart > *remembered_ || confirmed > *remembered_);
+  if (ahead && !state_store_->sees_every_confirmation()) {
+    log_warn("the replication slot " + slot_ + " starts at " + format_lsn(std::max(restart, confirmed)) + ", after " +
+             format_lsn(*remembered_) + " which this pgep had confirmed (" + file + "): another pgep of the pair "
+             "has streamed it since, or it was dropped and created again, which a state file per host cannot "
+             "tell apart (state_table can); going on from the slot");
+  } else if (ahead) {
     return fatal("the replication slot " + slot_ + " starts at " + format_lsn(std::max(restart, confirmed)) +
                  ", after " + format_lsn(*remembered_) + " which pgep had confirmed (" + file +
                  "): it was dropped and created again, so what was written in between was never delivered. "

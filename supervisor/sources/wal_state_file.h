@@ -34,8 +34,10 @@ std::optional<SlotState> parse_slot_state(const std::string& text, std::string& 
 
 class WalStateFile : public SlotStateStore {
  public:
-  // `path`: the file, or empty for one named by the identity in `directory`.
-  WalStateFile(std::string path, std::string directory) : explicit_path_(std::move(path)), directory_(std::move(directory)) {}
+  // `path`: the file, or empty for one named by the identity in `directory`. `alone`: no other
+  // pgep may stream the slot (active_standby = false).
+  WalStateFile(std::string path, std::string directory, bool alone = true)
+      : explicit_path_(std::move(path)), directory_(std::move(directory)), alone_(alone) {}
 
   // Fixes the file for this identity and reads what it remembers.
   Read read_state(const SlotIdentity& identity, uint32_t timeline);
@@ -50,6 +52,7 @@ class WalStateFile : public SlotStateStore {
   const std::string& error() const override { return error_; }
   std::string where() const override { return path_; }
   std::string how_to_forget() const override { return "delete " + path_; }
+  bool sees_every_confirmation() const override { return alone_; }
 
   const std::string& path() const { return path_; }
   uint64_t saved_lsn() const { return saved_lsn_; }
@@ -59,6 +62,7 @@ class WalStateFile : public SlotStateStore {
 
   std::string explicit_path_;
   std::string directory_;
+  bool alone_;
   std::string path_;
   SlotIdentity identity_;
   uint32_t timeline_ = 0;

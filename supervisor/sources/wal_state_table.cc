@@ -118,7 +118,7 @@ void WalStateTable::next() {
 bool WalStateTable::worth_writing() const {
   if (identity_.slot.empty() || wanted_ == stored_) return false;
   if (!error_.empty() && uv_now(loop_) - sent_ms_ < kRetryRefusedMs) return false;
-  return wanted_.bridges != stored_.bridges || wanted_.lsn - stored_.lsn >= kWalSegmentBytes;
+  return stored_.lsn == 0 || wanted_.bridges != stored_.bridges || wanted_.lsn - stored_.lsn >= kWalSegmentBytes;
 }
 
 void WalStateTable::on_session_input() {

@@ -36,6 +36,7 @@ class WalStateTable : public SlotStateStore, private PgSession::Owner {
   const std::string& error() const override { return error_; }
   std::string where() const override { return "the state table " + table_; }
   std::string how_to_forget() const override;
+  bool sees_every_confirmation() const override { return true; }  // every pgep of the pair writes it
 
   // The statement that makes the table, printed when pgep may not run it.
   std::string create_statement() const;

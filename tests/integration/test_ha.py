@@ -9,7 +9,7 @@ import time
 
 from brokers import RedisSubscriber, unique
 from conftest import wait_until
-from helpers import RowWriter, connect, row_ids, upstream
+from helpers import RowWriter, connect, insert_rows, redis_row_ids, row_ids, upstream
 from pgep_process import PgepProcess
 
 TAKEOVER = "3s"
@@ -223,3 +223,59 @@ def test_a_uri_with_options_of_its_own_keeps_the_walsender_timeout_of_a_frozen_p
     finally:
         conn.close()
         pgep.kill()
+
+
+def test_two_pgeps_with_a_state_file_each_take_turns_without_a_false_alarm(wal):
+    """As on two hosts with the default file store: each pgep's file only sees its own
+    confirmations, so when one takes over again the slot is ahead of its file. That is the other
+    pgep's progress, not a recreated slot (the soak with a pair stopped on it): pgep goes on, and
+    says why it cannot tell the two apart; state_table can."""
+    prefix = unique("hafile")
+    sub = wal.redis(f"{prefix}*")
+    bridge = upstream("cache", "redis", f"wal2json->topic:{prefix}")
+
+    def on_host(name):
+        directory = os.path.join(wal.state_dir, name)
+        text = wal.config(bridge, pgep=f"takeover_timeout = {TAKEOVER}").replace(
+            f"state_directory = {wal.state_dir}\n", f"state_directory = {directory}\n")
+        process = PgepProcess(text, bridges=1, notify=False)
+        return wal._keep(process, close=process.kill)
+
+    def rows_through(first, count):
+        insert_rows(wal.conn, wal.table, first, count, 10)
+        with wal.conn.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            written = lsn_of(cur.fetchone()[0])
+        wait_until(lambda: set(redis_row_ids(sub, wal.table)) >= set(range(first + count)), 30, what="the rows")
+        wait_until(lambda: slot_confirmed(wal.slot) >= written, 30, what="the slot confirmed past the rows")
+
+    a = on_host("a").start()
+    a.wait_log(r"streaming the WAL from slot " + wal.slot)
+    rows_through(0, 50)
+    b = on_host("b").start()
+    b.wait_log(r"standby: another pgep holds the lock")
+    a.kill()
+    b.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
+    rows_through(50, 200)  # the slot moves on, a's file does not
+    b.kill()
+    again = on_host("a").start()
+    again.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
+    again.wait_log(r"the replication slot " + wal.slot + r" starts at .*, after .* which this pgep had confirmed "
+                   r"\(.*\): another pgep of the pair has streamed it since, or it was dropped and created again")
+    rows_through(250, 50)
+    assert set(redis_row_ids(sub, wal.table)) == set(range(300))
+
+
+def lsn_of(text):
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def slot_confirmed(slot):
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+            return lsn_of(cur.fetchone()[0])
+    finally:
+        conn.close()

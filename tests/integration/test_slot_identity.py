@@ -57,23 +57,42 @@ def test_a_postgres_restart_while_rows_stream_keeps_pgep_up_and_every_row_arrive
     assert "WAL: " not in pgep.log_text()  # no fatal WAL error
 
 
-def test_a_slot_dropped_and_created_again_stops_pgep_with_a_clear_error(wal):
+def kept(wal, keep, table):
+    if keep != "table":
+        return os.listdir(wal.state_dir)
+    with wal.conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table} WHERE slot = %s", (wal.slot,))
+        return cur.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("keep", ["file alone", "table"])
+def test_a_slot_dropped_and_created_again_stops_pgep_with_a_clear_error(wal, keep):
+    """Exact where every confirmation was kept first: a file with active_standby = false (one
+    pgep), or state_table (every pgep of a pair writes it). A file on one host of a pair cannot
+    tell a recreated slot from the other pgep's progress: test_ha.py has that case."""
+    table = "slot_state_" + wal.slot
+    options = "active_standby = false" if keep == "file alone" else f"state_table = {table}"
     cache = upstream("cache", "redis", "wal2json->topic:again")
-    pgep = wal.start(cache)
-    insert_rows(wal.conn, wal.table, 0, 10, 10)
-    wait_until(lambda: os.listdir(wal.state_dir), 10, what="the state file")
-    assert pgep.stop() == 0
-    with wal.conn.cursor() as cur:
-        cur.execute("SELECT pg_drop_replication_slot(%s)", (wal.slot,))
-    insert_rows(wal.conn, wal.table, 10, 100, 10)  # written while there is no slot: never decoded
-    with wal.conn.cursor() as cur:
-        cur.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (wal.slot, wal.plugin))
-    pgep = wal.pgep(cache).start(wait_ready=False)
-    assert pgep.proc.wait(30) == 1
-    log = pgep.log_text()
-    assert f"the replication slot {wal.slot} starts at" in log
-    assert "it was dropped and created again, so what was written in between was never delivered" in log
-    assert "To start afresh on purpose, delete " + wal.state_dir in log
+    try:
+        pgep = wal.start(cache, pgep=options)
+        insert_rows(wal.conn, wal.table, 0, 10, 10)
+        wait_until(lambda: kept(wal, keep, table), 10, what="the state kept")
+        assert pgep.stop() == 0
+        with wal.conn.cursor() as cur:
+            cur.execute("SELECT pg_drop_replication_slot(%s)", (wal.slot,))
+        insert_rows(wal.conn, wal.table, 10, 100, 10)  # written while there is no slot: never decoded
+        with wal.conn.cursor() as cur:
+            cur.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (wal.slot, wal.plugin))
+        pgep = wal.pgep(cache, pgep=options).start(wait_ready=False)
+        assert pgep.proc.wait(30) == 1
+        log = pgep.log_text()
+        assert f"the replication slot {wal.slot} starts at" in log
+        assert "it was dropped and created again, so what was written in between was never delivered" in log
+        forget = "delete " + wal.state_dir if keep == "file alone" else f"delete its row: DELETE FROM {table} WHERE"
+        assert "To start afresh on purpose, " + forget in log
+    finally:
+        with wal.conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def test_two_pgeps_against_two_clusters_with_the_default_slot_each_keep_their_own(second_cluster):

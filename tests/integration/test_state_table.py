@@ -217,3 +217,35 @@ def test_a_row_the_role_may_not_update_is_said_and_does_not_hold_the_slot_back(w
         with conn.cursor() as cur:
             cur.execute(f"DROP ROLE {role}")
         conn.close()
+
+
+def test_two_pgeps_taking_turns_share_the_row_and_raise_no_doubt(wal):
+    """The case a state file per host cannot settle (test_ha.py): with the row, the pgep taking
+    over again knows the other's progress, so the slot is never ahead of what it reads."""
+    table = unique("st")
+    cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}")
+    sub = wal.redis(f"{wal.table}*")
+
+    def rows_through(first, count):
+        insert_rows(wal.conn, wal.table, first, count, 10)
+        with wal.conn.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            written = lsn(cur.fetchone()[0])
+        wait_until(lambda: set(redis_row_ids(sub, wal.table)) >= set(range(first + count)), 30, what="the rows")
+        wait_until(lambda: slot_confirmed(wal.slot) >= written, 30, what="the slot confirmed past the rows")
+    try:
+        first = on_another_host(wal, table, cache).start()
+        first.wait_log(r"streaming the WAL from slot " + wal.slot)
+        rows_through(0, 50)
+        second = on_another_host(wal, table, cache).start()
+        second.wait_log(r"standby: another pgep holds the lock")
+        first.kill()
+        second.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
+        rows_through(50, 200)
+        second.kill()
+        again = on_another_host(wal, table, cache).start()
+        again.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
+        rows_through(250, 50)
+        assert "starts at" not in again.log_text()
+    finally:
+        drop_table(table)
