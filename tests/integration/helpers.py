@@ -84,6 +84,28 @@ def slot_position(slot):
         return cur.fetchone()
 
 
+def lsn(text):
+    """A WAL position "3/35D1B8" as a number."""
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def slot_confirmed(slot):
+    """The slot's confirmed_flush_lsn, as a number."""
+    return lsn(str(slot_position(slot)[0]))
+
+
+def rows_through_slot(wal, sub, first, count):
+    """Rows first .. first+count-1 into `wal`'s table, then waits until the Redis subscriber `sub`
+    has them all and the slot is confirmed past them."""
+    insert_rows(wal.conn, wal.table, first, count, 10)
+    with wal.conn.cursor() as cur:
+        cur.execute("SELECT pg_current_wal_lsn()::text")
+        written = lsn(cur.fetchone()[0])
+    wait_until(lambda: set(redis_row_ids(sub, wal.table)) >= set(range(first + count)), 30, what="the rows")
+    wait_until(lambda: slot_confirmed(wal.slot) >= written, 30, what="the slot confirmed past the rows")
+
+
 def drop_slot(slot, dsn=None):
     """Drops `slot` (if it exists) once no walsender holds it any more."""
     conn = connect(dsn)

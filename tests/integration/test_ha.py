@@ -9,7 +9,7 @@ import time
 
 from brokers import RedisSubscriber, unique
 from conftest import wait_until
-from helpers import RowWriter, connect, insert_rows, redis_row_ids, row_ids, upstream
+from helpers import RowWriter, connect, redis_row_ids, row_ids, rows_through_slot, upstream
 from pgep_process import PgepProcess
 
 TAKEOVER = "3s"
@@ -242,12 +242,7 @@ def test_two_pgeps_with_a_state_file_each_take_turns_without_a_false_alarm(wal):
         return wal._keep(process, close=process.kill)
 
     def rows_through(first, count):
-        insert_rows(wal.conn, wal.table, first, count, 10)
-        with wal.conn.cursor() as cur:
-            cur.execute("SELECT pg_current_wal_lsn()::text")
-            written = lsn_of(cur.fetchone()[0])
-        wait_until(lambda: set(redis_row_ids(sub, wal.table)) >= set(range(first + count)), 30, what="the rows")
-        wait_until(lambda: slot_confirmed(wal.slot) >= written, 30, what="the slot confirmed past the rows")
+        rows_through_slot(wal, sub, first, count)
 
     a = on_host("a").start()
     a.wait_log(r"streaming the WAL from slot " + wal.slot)
@@ -265,17 +260,3 @@ def test_two_pgeps_with_a_state_file_each_take_turns_without_a_false_alarm(wal):
     rows_through(250, 50)
     assert set(redis_row_ids(sub, wal.table)) == set(range(300))
 
-
-def lsn_of(text):
-    high, low = text.split("/")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
-def slot_confirmed(slot):
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,))
-            return lsn_of(cur.fetchone()[0])
-    finally:
-        conn.close()

@@ -8,13 +8,8 @@ import psycopg2
 
 from brokers import unique
 from conftest import wait_until
-from helpers import connect, drop_slot, insert_rows, redis_row_ids, upstream
+from helpers import connect, drop_slot, insert_rows, lsn, redis_row_ids, rows_through_slot, slot_confirmed, upstream
 from pgep_process import PgepProcess
-
-
-def lsn(text):
-    high, low = text.split("/")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 def row_state(table, slot):
@@ -33,16 +28,6 @@ def row_confirmed(table, slot):
     state = row_state(table, slot)
     fields = dict(line.split(" ", 1) for line in (state or "").splitlines() if line and not line.startswith("#"))
     return lsn(fields["confirmed_lsn"]) if "confirmed_lsn" in fields else None
-
-
-def slot_confirmed(slot):
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,))
-            return lsn(cur.fetchone()[0])
-    finally:
-        conn.close()
 
 
 def on_another_host(wal, table, *upstreams):
@@ -227,12 +212,7 @@ def test_two_pgeps_taking_turns_share_the_row_and_raise_no_doubt(wal):
     sub = wal.redis(f"{wal.table}*")
 
     def rows_through(first, count):
-        insert_rows(wal.conn, wal.table, first, count, 10)
-        with wal.conn.cursor() as cur:
-            cur.execute("SELECT pg_current_wal_lsn()::text")
-            written = lsn(cur.fetchone()[0])
-        wait_until(lambda: set(redis_row_ids(sub, wal.table)) >= set(range(first + count)), 30, what="the rows")
-        wait_until(lambda: slot_confirmed(wal.slot) >= written, 30, what="the slot confirmed past the rows")
+        rows_through_slot(wal, sub, first, count)
     try:
         first = on_another_host(wal, table, cache).start()
         first.wait_log(r"streaming the WAL from slot " + wal.slot)
