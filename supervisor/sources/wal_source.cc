@@ -244,9 +244,15 @@ void WalSource::on_slot_checked(PGresult* result) {
              "confirmations (a restart?); what follows is sent again");
   }
   tracker_.reset(confirmed);
-  // Each bridge skips what it acknowledged (known here, or saved before a restart).
-  std::map<std::string, WalPosition> acknowledged = state_store_->saved_bridges();
-  for (const auto& [bridge, position] : progress_.acknowledged()) acknowledged[bridge] = position;
+  // Each bridge skips what it acknowledged (known here, or saved before a restart). Not when the
+  // slot is ahead of the state: another pgep streamed it since, and a position this one saved
+  // inside a transaction would make its bridge skip, waiting for a transaction the stream has
+  // left behind, everything after it (BridgeProgress trusts a saved position to be replayed).
+  std::map<std::string, WalPosition> acknowledged;
+  if (!ahead) {
+    acknowledged = state_store_->saved_bridges();
+    for (const auto& [bridge, position] : progress_.acknowledged()) acknowledged[bridge] = position;
+  }
   progress_.resume(acknowledged, confirmed);
   remember(confirmed);
   start_replication();
