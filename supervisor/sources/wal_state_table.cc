@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "shared/log.h"
+#include "shared/lsn.h"
 #include "supervisor/sources/wal_state_file.h"
 
 namespace pgep {
@@ -19,10 +20,13 @@ constexpr uint64_t kWalSegmentBytes = 16 << 20;  // PostgreSQL's default wal_seg
 // A write PostgreSQL refused (a privilege, a full disk) is tried again this often, not at every tick.
 constexpr uint64_t kRetryRefusedMs = 10000;
 
-// $4 is the state file's text, which names the identity too.
+// $4 is the state file's text, which names the identity too; $5 its confirmed position. A write
+// never takes the row back: one that arrives late, after another pgep of the pair wrote a newer
+// position (it was sent before its pgep stood down, and held up in the network), changes nothing.
 constexpr const char* kUpsert =
-    " (system_id, database, slot, state) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (system_id, database, slot) DO UPDATE SET state = EXCLUDED.state, updated_at = now()";
+    " AS kept (system_id, database, slot, state, confirmed_lsn) VALUES ($1, $2, $3, $4, $5::pg_lsn) "
+    "ON CONFLICT (system_id, database, slot) DO UPDATE SET state = EXCLUDED.state, "
+    "confirmed_lsn = EXCLUDED.confirmed_lsn, updated_at = now() WHERE kept.confirmed_lsn <= EXCLUDED.confirmed_lsn";
 
 // The names and values here are checked (a table name, digits, lower-case names) or escaped.
 std::string quoted(const std::string& value) {
@@ -54,7 +58,8 @@ WalStateTable::WalStateTable(uv_loop_t* loop, std::string uri, std::string table
 std::string WalStateTable::create_statement() const {
   return "CREATE TABLE IF NOT EXISTS " + table_ +
          " (system_id text NOT NULL, database text NOT NULL, slot text NOT NULL, state text NOT NULL, "
-         "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (system_id, database, slot))";
+         "confirmed_lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+         "PRIMARY KEY (system_id, database, slot))";
 }
 
 std::string WalStateTable::how_to_forget() const {
@@ -104,7 +109,8 @@ void WalStateTable::next() {
   if (!worth_writing()) return;
   writing_ = wanted_;
   std::string text = format_slot_state(SlotState{identity_, timeline_, writing_.lsn, writing_.bridges});
-  std::array<const char*, 4> values = {key[0], key[1], key[2], text.c_str()};
+  std::string confirmed = format_lsn(writing_.lsn);
+  std::array<const char*, 5> values = {key[0], key[1], key[2], text.c_str(), confirmed.c_str()};
   step_ = Step::Writing;
   sent_ms_ = uv_now(loop_);
   std::string sql = "INSERT INTO " + table_ + kUpsert;

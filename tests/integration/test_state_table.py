@@ -174,7 +174,7 @@ def test_a_row_the_role_may_not_update_is_said_and_does_not_hold_the_slot_back(w
     with conn.cursor() as cur:
         cur.execute(f"CREATE ROLE {role} LOGIN REPLICATION")
         cur.execute(f"CREATE TABLE {table} (system_id text NOT NULL, database text NOT NULL, slot text NOT NULL, "
-                    "state text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+                    "state text NOT NULL, confirmed_lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
                     "PRIMARY KEY (system_id, database, slot))")
         cur.execute(f"GRANT SELECT, INSERT ON {table} TO {role}")  # no UPDATE: ON CONFLICT DO UPDATE is refused
     cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}")
@@ -227,5 +227,27 @@ def test_two_pgeps_taking_turns_share_the_row_and_raise_no_doubt(wal):
         again.wait_log(r"streaming the WAL from slot " + wal.slot, timeout=30)
         rows_through(250, 50)
         assert "starts at" not in again.log_text()
+    finally:
+        drop_table(table)
+
+
+def test_a_late_write_never_takes_the_row_back(wal):
+    """A row ahead of what this pgep keeps stands for a newer write of the other pgep of a pair
+    (this pgep's write arrived late): pgep's writes, whose positions are below it, change nothing."""
+    table = unique("st")
+    cache = upstream("cache", "redis", f"wal2json->topic:{wal.table}")
+    sub = wal.redis(f"{wal.table}*")
+    try:
+        pgep = on_another_host(wal, table, cache).start()
+        pgep.wait_log(r"streaming the WAL from slot " + wal.slot)
+        wait_until(lambda: row_state(table, wal.slot), 30, what="the row")
+        newer = row_state(table, wal.slot).replace("confirmed_lsn ", "confirmed_lsn FFFFFFFF/0\n# was ")
+        conn = connect()
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE {table} SET state = %s, confirmed_lsn = 'FFFFFFFF/0' WHERE slot = %s",
+                        (newer, wal.slot))
+        conn.close()
+        rows_through_slot(wal, sub, 0, 100)  # pgep confirms, so it wrote, past the row's old position
+        assert row_state(table, wal.slot) == newer
     finally:
         drop_table(table)
