@@ -41,8 +41,8 @@ class SlotStateStore {
   // Fixes the place for this identity and reads what it remembers; then `done`.
   virtual void open(const SlotIdentity& identity, uint32_t timeline, Opened done) = 0;
   // Keeps `lsn` (never below what is kept) and the bridges' positions. Returns the position
-  // PostgreSQL may be told now: never one the store does not hold yet, unless the store cannot
-  // be written (error() says why), which does not hold the slot back.
+  // PostgreSQL may be told now: `lsn`, or less while the store does not hold it yet; `lsn` when
+  // the store cannot be written (error() says why), which does not hold the slot back.
   virtual uint64_t save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) = 0;
   // Each bridge's position as kept (read by open, then as last saved).
   virtual const std::map<std::string, WalPosition>& saved_bridges() const = 0;

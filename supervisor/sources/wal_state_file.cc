@@ -239,7 +239,7 @@ WalStateFile::Read WalStateFile::read_legacy(const std::string& legacy, bool is_
 // the server for a check that only detects a vanished slot.
 uint64_t WalStateFile::save(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {
   write_state(lsn, bridges);
-  return std::max(lsn, saved_lsn_);
+  return lsn;
 }
 
 bool WalStateFile::write_state(uint64_t lsn, const std::map<std::string, WalPosition>& bridges) {

@@ -81,8 +81,8 @@ uint64_t WalStateTable::save(uint64_t lsn, const std::map<std::string, WalPositi
     session_.fail("no answer from PostgreSQL for " + std::to_string(kAnswerWithinMs / 1000) + " s");
   }
   next();
-  if (!error_.empty()) return wanted_.lsn;  // refused: said by the caller, and not holding the slot back
-  return stored_.lsn;
+  if (!error_.empty()) return lsn;  // refused: said by the caller, and not holding the slot back
+  return std::min(lsn, stored_.lsn);
 }
 
 void WalStateTable::on_session_open() {
