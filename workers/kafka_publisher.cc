@@ -53,6 +53,7 @@ void KafkaPublisher::connect() {
     return listener_.on_broker_lost(error);
   }
   announced_ = false;
+  all_down_ = false;
   connect_started_ms_ = uv_now(loop_);
 }
 
@@ -115,15 +116,18 @@ void KafkaPublisher::poll() {
 
 // librdkafka connects by itself, later: the broker counts as connected once the cluster has
 // answered (its metadata names a controller), after any TLS and SASL handshake. Not before, so
-// that a broker that refuses pgep is never said to be connected.
+// that a broker that refuses pgep is never said to be connected. A service that speaks Kafka but
+// names no controller is taken as connected after `timeout` unless librdkafka said every broker
+// was down meanwhile.
 void KafkaPublisher::announce_when_reached() {
-  if (rd_kafka_controllerid(producer_, 0) != -1) {
-    announced_ = true;
-    return listener_.on_broker_connected();
-  }
   uint64_t timeout = settings_.duration_ms("timeout");
-  if (uv_now(loop_) - connect_started_ms_ > timeout) {
-    lost("no broker answered within " + std::to_string(timeout / 1000) + " s" + last_log_suffix());
+  bool waited = uv_now(loop_) - connect_started_ms_ > timeout;
+  if (waited && all_down_) {
+    return lost("no broker answered within " + std::to_string(timeout / 1000) + " s" + last_log_suffix());
+  }
+  if (waited || rd_kafka_controllerid(producer_, 0) != -1) {
+    announced_ = true;
+    listener_.on_broker_connected();
   }
 }
 
@@ -193,6 +197,7 @@ void KafkaPublisher::on_error(rd_kafka_t* producer, int code, const char* reason
     self->fatal_ = reason ? reason : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
     return;
   }
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->all_down_ = true;
   if (code != RD_KAFKA_RESP_ERR__FATAL) return;  // librdkafka retries the others by itself
   char text[512];
   rd_kafka_fatal_error(producer, text, sizeof text);

@@ -57,6 +57,7 @@ class KafkaPublisher : public Publisher {
   UvHandle<uv_poll_t> wake_;
   UvHandle<uv_timer_t> poll_timer_;  // librdkafka's own timers (retries, timeouts) between wakes
   bool announced_ = false;          // on_broker_connected said for this producer
+  bool all_down_ = false;           // librdkafka said every broker was down, since this producer was made
   uint64_t connect_started_ms_ = 0;
   std::string fatal_;  // a fatal error said by on_error, handled at the end of the poll
   std::mutex log_mutex_;

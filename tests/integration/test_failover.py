@@ -161,8 +161,8 @@ def test_a_promoted_standby_without_the_slot_is_the_clear_slot_is_gone_error(pai
         with pair.primary() as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE fo_rows (id int PRIMARY KEY)")
         pgep = PgepProcess(config, bridges=1, notify=False)
-        pgep.start()
         try:
+            pgep.start()
             pgep.wait_log(r"streaming the WAL from slot " + slot)
             with pair.primary() as conn, conn.cursor() as cur:
                 cur.execute("INSERT INTO fo_rows SELECT generate_series(1, 10)")
@@ -174,6 +174,6 @@ def test_a_promoted_standby_without_the_slot_is_the_clear_slot_is_gone_error(pai
                              r"[0-9A-F]+/[0-9A-F]+ \(" + where + r"\): what was written since may be lost",
                              pgep.log_text()), pgep.log_text()
         finally:
-            pgep.stop()
+            pgep.kill()
     finally:
         sub.close()
