@@ -1,7 +1,6 @@
 #include "supervisor/dead_letters.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "shared/log.h"
 
@@ -71,10 +70,9 @@ void DeadLetters::on_written(PGresult* result) {
   writing_ = false;
   Letter& letter = letters_.front();
   if (!result || PQresultStatus(result) != PGRES_TUPLES_OK) {
-    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     std::string why = "cannot write message " + letter.message.message_id + " to events.dead_letters: " +
                       pg_result_error(result);
-    if (state && std::strcmp(state, kUndefinedTable) == 0) why += " (create it: run postgres/1_events.sql)";
+    if (pg_sqlstate(result) == kUndefinedTable) why += " (create it: run postgres/1_events.sql)";
     return session_.fail(why);
   }
   session_.ready();

@@ -140,8 +140,7 @@ void OutboxSource::on_command_failed(Command failed, PGresult* result) {
   }
   // The rows were delivered: they are deleted again later, never published again.
   tracker_.deletion_done(false);
-  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-  std::string code = state ? state : "";
+  std::string code = pg_sqlstate(result);
   std::string hint;
   if (code == "42501") hint = " (pgep's role needs SELECT and DELETE on events.events: GRANT SELECT, DELETE ON events.events TO it)";
   if (code == "25006") hint = " (pgep's session is read-only: default_transaction_read_only, or a standby)";

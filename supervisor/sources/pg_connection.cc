@@ -11,6 +11,11 @@ std::string pg_result_error(const PGresult* result) {
   return message;
 }
 
+std::string pg_sqlstate(const PGresult* result) {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  return state ? state : "";
+}
+
 std::string replication_options(const std::string& uri) {
   // The server's side too: the walsender of a pgep that is frozen (SIGSTOP, a paused VM) or cut
   // off goes after 20 s without a reply, so that the pgep that takes over can stream the slot.

@@ -18,6 +18,8 @@ namespace pgep {
 
 // A failed result's message, without libpq's trailing new line.
 std::string pg_result_error(const PGresult* result);
+// A failed result's SQLSTATE ("42501"), or empty when it has none (no result at all).
+std::string pg_sqlstate(const PGresult* result);
 // The server options of a replication session: pgep's timeouts (pg_connection.cc says why),
 // then the URI's own `options`, which therefore keep the last word on what they set.
 std::string replication_options(const std::string& uri);

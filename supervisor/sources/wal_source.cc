@@ -167,8 +167,7 @@ void WalSource::on_result(PGresult* result) {
 // Told apart by SQLSTATE, not by the message's words, which follow the server's lc_messages.
 void WalSource::on_command_failed(PGresult* result) {
   std::string error = pg_result_error(result);
-  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string code = state ? state : "";
+  std::string code = pg_sqlstate(result);
   // The 2026 releases' refusal of a library outside output_plugin_libraries: its SQLSTATE is
   // not documented, so its words are the fallback.
   if (error.find("may not be used as an output plugin") != std::string::npos) {

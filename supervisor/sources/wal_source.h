@@ -124,7 +124,7 @@ class WalSource : private PgSession::Owner {
   Listener& listener_;
   PgSession session_;
   std::unique_ptr<SlotStateStore> state_store_;
-  std::optional<uint64_t> remembered_;  // what the state file held at connection
+  std::optional<uint64_t> remembered_;  // what the state store held at connection
   bool state_write_failed_ = false;
   UvHandle<uv_timer_t> status_timer_;
   State state_ = State::Down;

@@ -44,8 +44,8 @@ std::string primary_message(const PGresult* result) {
 // CREATE TABLE IF NOT EXISTS racing another session's: one of them fails on the catalog's unique
 // index, though the table is there.
 bool made_meanwhile(const PGresult* result) {
-  const char* code = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  return code && (std::string(code) == "23505" || std::string(code) == "42P07");
+  std::string code = pg_sqlstate(result);
+  return code == "23505" || code == "42P07";
 }
 
 }  // namespace

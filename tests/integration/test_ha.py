@@ -9,7 +9,7 @@ import time
 
 from brokers import RedisSubscriber, unique
 from conftest import wait_until
-from helpers import RowWriter, connect, redis_row_ids, row_ids, rows_through_slot, upstream
+from helpers import RowWriter, connect, database, redis_row_ids, row_ids, rows_through_slot, upstream
 from pgep_process import PgepProcess
 
 TAKEOVER = "3s"
@@ -143,8 +143,6 @@ def test_an_active_pgep_whose_lock_session_is_terminated_stands_down_at_once(wal
 
 
 def test_active_standby_off_is_the_single_pgep_of_before():
-    from helpers import database
-    from pgep_process import PgepProcess
     channel = unique("single")
     config = "[pgep]\nactive_standby = false\n\n" + database() + upstream("cache", "redis", f"{channel}->topic:{channel}")
     with PgepProcess(config, bridges=1) as pgep:
@@ -235,11 +233,7 @@ def test_two_pgeps_with_a_state_file_each_take_turns_without_a_false_alarm(wal):
     bridge = upstream("cache", "redis", f"wal2json->topic:{prefix}")
 
     def on_host(name):
-        directory = os.path.join(wal.state_dir, name)
-        text = wal.config(bridge, pgep=f"takeover_timeout = {TAKEOVER}").replace(
-            f"state_directory = {wal.state_dir}\n", f"state_directory = {directory}\n")
-        process = PgepProcess(text, bridges=1, notify=False)
-        return wal._keep(process, close=process.kill)
+        return wal.pgep(bridge, pgep=f"takeover_timeout = {TAKEOVER}", state_dir=os.path.join(wal.state_dir, name))
 
     def rows_through(first, count):
         rows_through_slot(wal, sub, first, count)

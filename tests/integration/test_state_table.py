@@ -1,15 +1,14 @@
 """The slot's state kept in a table of the database (issue 16, item 4: `state_table`), so a pgep on
 another host, the standby of a pair or a container that moved, makes the same lost-slot check
 as the pgep that wrote it. Each pgep here has a state directory of its own, as on two hosts."""
+import os
 import re
-import tempfile
 
 import psycopg2
 
 from brokers import unique
 from conftest import wait_until
 from helpers import connect, drop_slot, insert_rows, lsn, redis_row_ids, rows_through_slot, slot_confirmed, upstream
-from pgep_process import PgepProcess
 
 
 def row_state(table, slot):
@@ -32,10 +31,7 @@ def row_confirmed(table, slot):
 
 def on_another_host(wal, table, *upstreams):
     """A pgep of `wal`'s configuration with `state_table = table` and a state directory of its own."""
-    directory = tempfile.mkdtemp(prefix="pgep-host-")
-    text = wal.config(*upstreams, pgep=f"state_table = {table}").replace(wal.state_dir, directory)
-    process = PgepProcess(text, bridges=len(upstreams), notify=False)
-    return wal._keep(process, close=process.kill)
+    return wal.pgep(*upstreams, pgep=f"state_table = {table}", state_dir=os.path.join(wal.state_dir, unique("host")))
 
 
 def drop_table(table):

@@ -36,17 +36,19 @@ class WalSetup:
     def amqp(self, exchange, binding_key):
         return self._keep(AmqpQueue(exchange, binding_key))
 
-    def config(self, *upstreams, pgep="", database_extra=""):
-        """The configuration text: [pgep] (the state directory, then `pgep`), [database] with the
-        slot (then `database_extra`), the upstreams."""
+    def config(self, *upstreams, pgep="", database_extra="", state_dir=None):
+        """The configuration text: [pgep] (the state directory, the test's unless `state_dir`
+        says, as for a pgep on another host; then `pgep`), [database] with the slot (then
+        `database_extra`), the upstreams."""
         if self.publication:
             database_extra = f"output_plugin = pgoutput\npublication = {self.publication}\n{database_extra}"
-        return (f"[pgep]\nstate_directory = {self.state_dir}\n{pgep}\n\n" + database(database_extra, slot=self.slot) +
+        return (f"[pgep]\nstate_directory = {state_dir or self.state_dir}\n{pgep}\n\n" +
+                database(database_extra, slot=self.slot) +
                 "".join(upstreams))
 
-    def pgep(self, *upstreams, pgep="", database_extra="", bridges=None):
+    def pgep(self, *upstreams, pgep="", database_extra="", bridges=None, state_dir=None):
         """A pgep (not started) for these upstreams, killed at the end of the test."""
-        process = PgepProcess(self.config(*upstreams, pgep=pgep, database_extra=database_extra),
+        process = PgepProcess(self.config(*upstreams, pgep=pgep, database_extra=database_extra, state_dir=state_dir),
                               bridges=bridges or len(upstreams), notify=False)
         return self._keep(process, close=process.kill)
 
